@@ -1,0 +1,55 @@
+"""Assembles the HTTP application: every dialect on one server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import anyio.to_thread
+from litestar import Litestar, get
+from sqlalchemy import text
+
+from kirje import __version__
+from kirje.api.auth import SignatureVerifier
+from kirje.api.liana_mailer.endpoint import LianaMailerV1
+from kirje.api.liana_mailer.routes import liana_mailer_routes
+from kirje.api.liana_mailer.views import HELSINKI
+from kirje.api.rate_limit import RateLimiter
+from kirje.services.accounts import CredentialCache
+from kirje.services.base import Clock, utc_now
+from kirje.services.system import System
+from kirje.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Litestar:
+    settings = settings or Settings()
+    system = System.open(settings, clock=clock)
+    credentials = CredentialCache(system.accounts, settings.credential_cache_seconds)
+    verifier = SignatureVerifier(
+        credentials.get,
+        window=timedelta(seconds=settings.signature_window_seconds),
+        clock=clock,
+        naive_zone=HELSINKI,
+    )
+    mailer = LianaMailerV1(system, verifier, RateLimiter(settings.redis_url))
+
+    def database_answers() -> None:
+        with system.db.reading() as conn:
+            conn.execute(text("SELECT 1"))
+
+    @get("/health")
+    async def health() -> dict:
+        await anyio.to_thread.run_sync(database_answers)
+        return {"status": "ok", "database": system.db.backend, "version": __version__}
+
+    @get("/health/live")
+    async def live() -> dict:
+        """Answers without touching anything: a liveness probe, and the bench's baseline."""
+        return {"status": "ok"}
+
+    app = Litestar(
+        route_handlers=[health, live, *liana_mailer_routes(mailer)],
+        on_shutdown=[system.close],
+    )
+    app.state.system = system
+    app.state.credentials = credentials
+    return app

@@ -1,0 +1,67 @@
+"""One LianaMailer v1 request, start to finish: verify, rate-limit, bind, call, envelope."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+
+from kirje.api.auth import SignatureVerifier, SignedRequest
+from kirje.api.liana_mailer.dispatch import V1Method, positional_arguments
+from kirje.api.liana_mailer.v1.routes import ALIASES, IMPLEMENTED, PLANNED
+from kirje.api.liana_mailer.wire import (
+    MalformedBody,
+    NotAvailableYet,
+    UnknownMethod,
+    failure,
+    internal_error,
+    success,
+)
+from kirje.api.rate_limit import RateLimiter
+from kirje.domain.errors import KirjeError, RateLimited
+from kirje.services.system import System
+
+log = logging.getLogger(__name__)
+
+
+class LianaMailerV1:
+    def __init__(self, system: System, verifier: SignatureVerifier, limiter: RateLimiter) -> None:
+        self.system = system
+        self.verifier = verifier
+        self.limiter = limiter
+        self.methods = {name: V1Method.of(name, fn) for name, fn in IMPLEMENTED.items()}
+        for alias, name in ALIASES.items():
+            self.methods[alias] = self.methods[name]
+
+    def handle(self, method_name: str, request: SignedRequest) -> tuple[int, bytes]:
+        """Runs in a worker thread: the services it calls are synchronous."""
+        try:
+            credential = self.verifier.verify(request)
+            rate = credential.rate_limit_per_second
+            if not self.limiter.allow(f"liana:{credential.user_id}", rate):
+                raise RateLimited()
+            method = self.method(method_name)
+            arguments = positional_arguments(_decode(request.body))
+            return success(method(self.system.for_account(credential.account_id), arguments))
+        except KirjeError as error:
+            return failure(error)
+        except Exception:
+            log.exception("LianaMailer v1 %s failed", method_name)
+            return internal_error()
+
+    def method(self, name: str) -> V1Method:
+        found = self.methods.get(name)
+        if found is not None:
+            return found
+        if name in PLANNED:
+            raise NotAvailableYet(f"{name} is not available in this version of Kirje yet")
+        raise UnknownMethod(f"unknown method {name!r}")
+
+
+def _decode(body: bytes):
+    if not body.strip():
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise MalformedBody(f"request body is not valid JSON: {error}") from None

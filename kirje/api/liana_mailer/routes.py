@@ -1,0 +1,21 @@
+"""HTTP routes of the LianaMailer dialect."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from litestar import Request, Response, route
+
+from kirje.api.auth import signed_request_from_scope
+from kirje.api.liana_mailer.endpoint import LianaMailerV1
+
+
+def liana_mailer_routes(v1: LianaMailerV1) -> list:
+    # The official clients let the caller choose the verb; both sign the same way.
+    @route("/api/v1/{method_name:str}", http_method=["POST", "GET"])
+    async def v1_call(request: Request, method_name: str) -> Response:
+        body = await request.body()
+        signed = signed_request_from_scope(request.scope, body)
+        status, payload = await anyio.to_thread.run_sync(v1.handle, method_name, signed)
+        return Response(payload, status_code=status, media_type="application/json")
+
+    return [v1_call]

@@ -1,0 +1,10 @@
+"""v1 Customers: the account itself."""
+
+from __future__ import annotations
+
+from kirje.api.liana_mailer.dispatch import Call
+from kirje.api.liana_mailer.views import customer_view
+
+
+def get_customer(ctx: Call) -> dict:
+    return customer_view(ctx.account(), ctx.sites.default())

@@ -1,0 +1,215 @@
+"""v1 Members: recipients, their properties, list memberships, consents and welcome mail."""
+
+from __future__ import annotations
+
+from kirje.api.liana_mailer.dispatch import Call
+from kirje.api.liana_mailer.views import property_view, recipient_view
+from kirje.services.contacts import KEEP
+
+
+def get_customer_properties(ctx: Call) -> list[dict]:
+    return [property_view(p) for p in ctx.properties.all()]
+
+
+def create_customer_property(
+    ctx: Call,
+    name: str,
+    language: str = "FI",
+    type: str = "text",
+    choices: list[str] | None = None,
+    required: bool = False,
+    subscription: bool = False,
+    position: int | None = None,
+    datatype: str = "text",
+) -> int:
+    return ctx.properties.create(
+        name,
+        language=language,
+        type=type,
+        choices=choices,
+        is_required=required,
+        is_on_subscription_page=subscription,
+        position=position,
+        datatype=datatype,
+    )
+
+
+def create_recipient(
+    ctx: Call,
+    email: str | None = None,
+    sms: str | None = None,
+    properties: dict | None = None,
+    autoconfirm: bool = False,
+    reason: str | None = None,
+    origin: str | None = None,
+    reactivate_bounced: bool = False,
+) -> int:
+    return ctx.contacts.create(
+        email=email,
+        sms=sms,
+        properties=properties,
+        autoconfirm=autoconfirm,
+        reason=reason,
+        origin=origin,
+        reactivate_bounced=reactivate_bounced,
+    )
+
+
+def edit_recipient(
+    ctx: Call,
+    id: int,
+    email: str,
+    sms: str | None = None,
+    properties: dict | None = None,
+    reason: str | None = None,
+    origin: str | None = None,
+) -> None:
+    # null keeps the stored number (null means "default" in v1); "" clears it.
+    ctx.contacts.edit(
+        id,
+        email=email,
+        sms=KEEP if sms is None else sms,
+        properties=properties,
+        reason=reason,
+        origin=origin,
+    )
+
+
+def get_recipient(ctx: Call, id: int) -> dict:
+    return recipient_view(ctx.contacts.get(id))
+
+
+def get_recipient_by_email(ctx: Call, email: str, include_deleted: bool = False) -> dict:
+    return recipient_view(ctx.contacts.get_by_email(email, include_deleted=include_deleted))
+
+
+def get_recipient_by_sms(ctx: Call, sms: str, include_deleted: bool = False) -> dict:
+    return recipient_view(ctx.contacts.get_by_sms(sms, include_deleted=include_deleted))
+
+
+def create_and_join_recipient(
+    ctx: Call,
+    id: int | None = None,
+    email: str | None = None,
+    sms: str | None = None,
+    properties: dict | None = None,
+    autoconfirm: bool = False,
+    reason: str | None = None,
+    origin: str | None = None,
+    lists: list[int] | None = None,
+    admin: bool = True,
+) -> int:
+    return ctx.contacts.create_or_update(
+        contact_id=id,
+        email=email,
+        sms=sms,
+        properties=properties,
+        autoconfirm=autoconfirm,
+        reason=reason,
+        origin=origin,
+        list_ids=lists,
+        is_admin=admin,
+    )
+
+
+def reactivate_recipient(
+    ctx: Call,
+    email: str,
+    identity: str,
+    reason: str,
+    confirm: bool = False,
+    rise: str | None = None,
+    origin: str | None = None,
+    properties: dict | None = None,
+) -> int:
+    return ctx.contacts.reactivate(
+        email,
+        identity=identity,
+        reason=reason,
+        confirm=confirm,
+        origin=origin,
+        properties=properties,
+    )
+
+
+def delete_recipient(
+    ctx: Call,
+    id: int,
+    reason: str | None = None,
+    subscriber_reason_type: str | None = None,
+    subscriber_reason_text: str | None = None,
+    origin: str | None = None,
+) -> int:
+    ctx.contacts.delete(
+        id,
+        reason=reason,
+        reason_type=subscriber_reason_type,
+        reason_text=subscriber_reason_text,
+        origin=origin,
+    )
+    return 1
+
+
+def add_member_consent(
+    ctx: Call,
+    member_id: int,
+    consent_id: int,
+    consent_revision: int,
+    lang: str,
+    source: str,
+    source_data: str | None = None,
+) -> int:
+    return ctx.contacts.add_consent(
+        member_id,
+        consent_id=consent_id,
+        revision=consent_revision,
+        lang=lang,
+        source=source,
+        source_data=source_data,
+    )
+
+
+def revoke_consent(
+    ctx: Call, recipient_id: int, consent_id: int, consent_revision: int, consent_lang: str
+) -> None:
+    ctx.contacts.revoke_consent(
+        recipient_id, consent_id=consent_id, revision=consent_revision, lang=consent_lang
+    )
+
+
+def send_welcome_mail(
+    ctx: Call, recipient_id: int, site: str, force: bool = True, props: dict | None = None
+) -> int:
+    ctx.contacts.queue_welcome_mail(recipient_id, site, force=force, properties=props)
+    return 1
+
+
+def join_mailing_list(
+    ctx: Call,
+    list_id: int,
+    recipient_list: list[int],
+    noauto: bool = False,
+    reason: str | None = None,
+    admin: bool = True,
+    truncate: bool = False,
+    origin: str | None = None,
+    rejoin: bool = False,
+    ignore_errors: bool = False,
+) -> None:
+    ctx.lists.join(
+        list_id,
+        recipient_list,
+        is_admin=admin,
+        reason=reason,
+        origin=origin,
+        truncate=truncate,
+        rejoin=rejoin,
+        ignore_missing=ignore_errors,
+    )
+
+
+def remove_recipient_from_mailing_list(
+    ctx: Call, recipient_id: int, list_id: int, reason: str | None = None
+) -> bool:
+    ctx.contacts.remove_from_list(recipient_id, list_id, reason=reason)
+    return True

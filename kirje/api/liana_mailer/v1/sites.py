@@ -1,0 +1,35 @@
+"""v1 Sites: subscription sites with their lists and properties."""
+
+from __future__ import annotations
+
+from kirje.api.liana_mailer.dispatch import Call
+from kirje.api.liana_mailer.views import site_view
+from kirje.domain.errors import Invalid
+
+
+def sites(ctx: Call, include: dict | None = None, options: dict | None = None) -> list[dict]:
+    include = include or {}
+    # The seed: layout and property data default to true.
+    wants_lists = bool(include.get("lists", True))
+    wants_properties = bool(include.get("properties", True))
+    lists = ctx.lists.all() if wants_lists else None
+    properties = ctx.properties.all() if wants_properties else None
+    return [site_view(s, lists=lists, properties=properties) for s in ctx.sites.all()]
+
+
+def get_site(ctx: Call, domain: str) -> dict:
+    return site_view(ctx.sites.get(domain), lists=ctx.lists.all(), properties=ctx.properties.all())
+
+
+def create_site(ctx: Call, domain: str, settings: dict | None = None) -> str:
+    settings = settings or {}
+    consents = settings.get("consents") or []
+    if not isinstance(consents, list):
+        raise Invalid("settings.consents must be a list of consent ids")
+    return ctx.sites.create(
+        domain,
+        language=str(settings.get("language") or "FI"),
+        uses_ssl=bool(settings.get("ssl", True)),
+        welcome_delivery_id=settings.get("welcome") or None,
+        consent_ids=[int(c) for c in consents],
+    )

@@ -1,0 +1,96 @@
+"""Command line: kirje serve | migrate | account create | bench ..."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import typer
+
+from kirje.services.system import System
+from kirje.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+account_app = typer.Typer(no_args_is_help=True, help="Accounts and their API users.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints one JSON line.")
+app.add_typer(account_app, name="account")
+app.add_typer(bench_app, name="bench")
+
+
+def _system() -> System:
+    return System.open(Settings(), pool_size=2)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database to the newest schema."""
+    system = _system()
+    system.migrate()
+    typer.echo(f"database migrated ({system.db.backend})", err=True)
+    system.close()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(os.cpu_count() or 1, help="Worker processes (one per core)."),
+    demo: bool = typer.Option(False, help="Create a demo account on first run and print it."),
+) -> None:
+    """Migrate, then serve every dialect over HTTP."""
+    import uvicorn
+
+    settings = Settings()
+    system = System.open(settings, pool_size=2)
+    system.migrate()
+    if demo:
+        _print_demo_account(system, f"http://{host}:{port}")
+    system.close()
+    uvicorn.run(
+        "kirje.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
+
+
+def _print_demo_account(system: System, base_url: str) -> None:
+    existing = system.accounts.first_credentials()
+    if existing is None:
+        existing = system.accounts.create("Demo")
+        typer.echo("Created a demo account.", err=True)
+    typer.echo(
+        f"\nKirje is serving on {base_url}\n"
+        f"  LianaMailer v1:  {base_url}/api/v1/<method>\n"
+        f"  realm:   {existing.realm}\n"
+        f"  user id: {existing.user_id}\n"
+        f"  secret:  {existing.secret}\n",
+        err=True,
+    )
+
+
+@account_app.command("create")
+def account_create(
+    name: str = typer.Option(..., help="The account's name."),
+    realm: str = typer.Option("KIRJE", help="The Liana realm its API users sign with."),
+) -> None:
+    """Create an account with one API user; prints its credentials as one JSON object."""
+    system = _system()
+    system.migrate()
+    created = system.accounts.create(name, realm=realm)
+    system.close()
+    result = {
+        "account_id": created.account_id,
+        "liana": {"realm": created.realm, "user_id": created.user_id, "secret": created.secret},
+    }
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+def main() -> None:  # pragma: no cover
+    app()

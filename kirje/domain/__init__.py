@@ -1,0 +1,1 @@
+"""The domain: plain dataclasses and rules, no I/O."""

@@ -1,0 +1,49 @@
+"""Every service of one account, bundled for the entry points (HTTP, CLI, jobs)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from kirje.domain.accounts import Account
+from kirje.services.base import AccountScope
+from kirje.services.consents import Consents
+from kirje.services.contacts import Contacts
+from kirje.services.lists import Lists
+from kirje.services.properties import Properties
+from kirje.services.sites import Sites
+from kirje.store import accounts as account_store
+
+
+class AccountServices:
+    def __init__(self, scope: AccountScope) -> None:
+        self.scope = scope
+
+    @property
+    def account_id(self) -> int:
+        return self.scope.account_id
+
+    def account(self) -> Account:
+        with self.scope.db.reading() as conn:
+            account = account_store.find_account(conn, self.scope.account_id)
+        assert account is not None
+        return account
+
+    @cached_property
+    def contacts(self) -> Contacts:
+        return Contacts(self.scope)
+
+    @cached_property
+    def lists(self) -> Lists:
+        return Lists(self.scope)
+
+    @cached_property
+    def properties(self) -> Properties:
+        return Properties(self.scope)
+
+    @cached_property
+    def sites(self) -> Sites:
+        return Sites(self.scope)
+
+    @cached_property
+    def consents(self) -> Consents:
+        return Consents(self.scope)

@@ -1,0 +1,237 @@
+"""Mailing lists: creating, changing, deleting, reading members."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from kirje.domain.conditions import parse_condition
+from kirje.domain.contacts import ContactDetails
+from kirje.domain.errors import Invalid, NotFound
+from kirje.domain.lists import ListKind, MailingList
+from kirje.services import memberships
+from kirje.services.base import AccountScope
+from kirje.store import contacts as contact_store
+from kirje.store import lists as list_store
+from kirje.store import sites as site_store
+
+
+class Lists:
+    def __init__(self, scope: AccountScope) -> None:
+        self.scope = scope
+
+    @property
+    def _account_id(self) -> int:
+        return self.scope.account_id
+
+    def create(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        is_self_service: bool = False,
+        condition: str | None = None,
+        site_domain: str | None = None,
+        cem_segment: int | None = None,
+    ) -> int:
+        name = _list_name(name)
+        kind = _kind(condition, cem_segment)
+        with self.scope.db.transaction() as conn:
+            site_id = self._site_id(conn, site_domain, is_self_service)
+            list_id = list_store.insert_list(
+                conn,
+                account_id=self._account_id,
+                now=self.scope.clock(),
+                name=name,
+                description=description or "",
+                kind=kind.value,
+                is_self_service=is_self_service,
+                condition=condition,
+                cem_segment=cem_segment,
+                site_id=site_id,
+            )
+            if site_id is not None:
+                site_store.attach_list(conn, self._account_id, site_id, list_id)
+            return list_id
+
+    def edit(
+        self,
+        list_id: int,
+        *,
+        name: str,
+        description: str,
+        is_self_service: bool | None = None,
+        condition: str | None = None,
+        site_domain: str | None = None,
+        cem_segment: int | None = None,
+    ) -> int:
+        name = _list_name(name)
+        with self.scope.db.transaction() as conn:
+            current = self._get(conn, list_id)
+            self_service = current.is_self_service if is_self_service is None else is_self_service
+            if current.kind is not _kind(condition, cem_segment) and (condition or cem_segment):
+                raise Invalid("a list cannot change between static, dynamic and segment")
+            values: dict = dict(name=name, description=description or "")
+            values["is_self_service"] = self_service
+            if condition is not None:
+                if current.kind is not ListKind.DYNAMIC:
+                    raise Invalid("only dynamic lists have a condition")
+                values["condition"] = condition
+            if cem_segment is not None:
+                values["cem_segment"] = cem_segment
+            if site_domain:
+                values["site_id"] = self._site_id(conn, site_domain, self_service)
+                site_store.attach_list(conn, self._account_id, values["site_id"], list_id)
+            elif not self_service:
+                values["site_id"] = None
+                site_store.detach_list(conn, self._account_id, list_id)
+            list_store.update_list(conn, self._account_id, list_id, **values)
+            return list_id
+
+    def delete(self, list_id: int) -> None:
+        with self.scope.db.transaction() as conn:
+            self._get(conn, list_id)
+            site_store.detach_list(conn, self._account_id, list_id)
+            list_store.update_list(conn, self._account_id, list_id, deleted_at=self.scope.clock())
+
+    def get(self, list_id: int, *, with_sms_count: bool = False) -> MailingList:
+        with self.scope.db.reading() as conn:
+            return self._get(conn, list_id, with_sms=with_sms_count)
+
+    def all(self, *, include_deleted: bool = False) -> list[MailingList]:
+        with self.scope.db.reading() as conn:
+            return list_store.all_lists(conn, self._account_id, include_deleted=include_deleted)
+
+    def member_count(self, list_id: int) -> int:
+        with self.scope.db.reading() as conn:
+            self._static(conn, list_id)
+            return list_store.count_members(conn, self._account_id, list_id)
+
+    def members(
+        self,
+        list_id: int,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        order_by: str = "id",
+        descending: bool = False,
+        filter_text: str | None = None,
+    ) -> list[ContactDetails]:
+        if offset < 0 or (limit is not None and limit < 0):
+            raise Invalid("offset and count must not be negative")
+        with self.scope.db.reading() as conn:
+            self._static(conn, list_id)
+            ids = list_store.member_page(
+                conn,
+                self._account_id,
+                list_id,
+                offset=offset,
+                limit=limit,
+                order_by=order_by or "id",
+                descending=descending,
+                filter_text=filter_text,
+            )
+            details = []
+            for contact_id in ids:
+                contact = contact_store.find_by_id(conn, self._account_id, contact_id)
+                assert contact is not None
+                details.append(
+                    ContactDetails(
+                        contact=contact,
+                        memberships=contact_store.memberships(conn, self._account_id, contact_id),
+                        consents=contact_store.consents(conn, self._account_id, contact_id),
+                    )
+                )
+            return details
+
+    def join(
+        self,
+        list_id: int,
+        contact_ids: list[int],
+        *,
+        is_admin: bool = True,
+        reason: str | None = None,
+        origin: str | None = None,
+        truncate: bool = False,
+        rejoin: bool = False,
+        ignore_missing: bool = False,
+    ) -> list[int]:
+        now = self.scope.clock()
+        with self.scope.db.transaction() as conn:
+            memberships.joinable_list(conn, self._account_id, list_id)
+            if truncate:
+                for contact_id in list_store.member_page(
+                    conn,
+                    self._account_id,
+                    list_id,
+                    offset=0,
+                    limit=None,
+                    order_by="id",
+                    descending=False,
+                    filter_text=None,
+                ):
+                    if contact_id not in contact_ids:
+                        memberships.leave(
+                            conn,
+                            self._account_id,
+                            contact_id,
+                            [list_id],
+                            now=now,
+                            by_contact=False,
+                            reason=reason,
+                            origin=origin,
+                        )
+            return memberships.join(
+                conn,
+                self._account_id,
+                list_id,
+                contact_ids,
+                now=now,
+                is_admin=is_admin,
+                reason=reason,
+                origin=origin,
+                rejoin=rejoin,
+                ignore_missing=ignore_missing,
+            )
+
+    def _get(self, conn: Connection, list_id: int, *, with_sms: bool = False) -> MailingList:
+        found = list_store.find_list(conn, self._account_id, list_id, with_sms=with_sms)
+        if found is None:
+            raise NotFound(f"mailing list {list_id} not found")
+        return found
+
+    def _static(self, conn: Connection, list_id: int) -> MailingList:
+        found = self._get(conn, list_id)
+        if found.kind is not ListKind.STATIC:
+            # Dynamic membership is computed from the condition (contact API issue).
+            raise Invalid(f"members of {found.kind.value} list {list_id} are not available yet")
+        return found
+
+    def _site_id(self, conn: Connection, domain: str | None, is_self_service: bool) -> int | None:
+        if not domain:
+            return None
+        if not is_self_service:
+            raise Invalid("a list is offered on a site only when it is self-service")
+        site = site_store.find_site(conn, self._account_id, domain.strip().lower())
+        if site is None:
+            raise NotFound(f"site {domain!r} not found")
+        return site.id
+
+
+def _list_name(name: str) -> str:
+    cleaned = (name or "").strip()
+    if not cleaned:
+        raise Invalid("list name must not be empty")
+    if len(cleaned) > 200:
+        raise Invalid("list name is longer than 200 characters")
+    return cleaned
+
+
+def _kind(condition: str | None, cem_segment: int | None) -> ListKind:
+    if condition and cem_segment is not None:
+        raise Invalid("a list has either a condition (dynamic) or a segment, not both")
+    if condition:
+        parse_condition(condition)
+        return ListKind.DYNAMIC
+    if cem_segment is not None:
+        return ListKind.SEGMENT
+    return ListKind.STATIC

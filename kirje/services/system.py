@@ -1,0 +1,40 @@
+"""The process-wide core objects every entry point (server, CLI, jobs, bench) starts from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kirje.services.account_services import AccountServices
+from kirje.services.accounts import Accounts
+from kirje.services.base import AccountScope, Clock, utc_now
+from kirje.settings import Settings
+from kirje.store.database import Database
+from kirje.store.migrate import migrate
+from kirje.store.secret_box import SecretBox, load_server_key
+
+
+@dataclass
+class System:
+    settings: Settings
+    db: Database
+    accounts: Accounts
+    clock: Clock
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock = utc_now, pool_size: int = 10) -> System:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database.from_url(settings.resolved_database_url, pool_size=pool_size)
+        box = SecretBox(load_server_key(settings.data_dir, settings.secret_key))
+        accounts = Accounts(
+            db, box, default_rate_limit=settings.default_rate_limit_per_second, clock=clock
+        )
+        return cls(settings=settings, db=db, accounts=accounts, clock=clock)
+
+    def migrate(self) -> None:
+        migrate(self.db.engine)
+
+    def for_account(self, account_id: int) -> AccountServices:
+        return AccountServices(AccountScope(self.db, account_id, self.clock))
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,1 @@
+"""The store: tables, migrations and repositories; the only place that writes SQL."""

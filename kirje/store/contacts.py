@@ -1,0 +1,186 @@
+"""Contacts, their list memberships and their consents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.engine import Row
+
+from kirje.domain.contacts import Contact, MemberConsent, Membership
+from kirje.domain.lists import MembershipStatus
+from kirje.store.schema import contacts, list_members, mailing_lists, member_consents
+
+
+def _contact(row: Row) -> Contact:
+    return Contact(
+        id=row.id,
+        account_id=row.account_id,
+        email=row.email,
+        sms=row.sms,
+        properties=row.properties or {},
+        is_enabled=row.is_enabled,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        confirmed_at=row.confirmed_at,
+        deleted_at=row.deleted_at,
+        bounced_at=row.bounced_at,
+        banned_at=row.banned_at,
+        forgotten_at=row.forgotten_at,
+    )
+
+
+def _find(conn: Connection, account_id: int, condition, include_deleted: bool) -> Contact | None:
+    query = select(contacts).where(contacts.c.account_id == account_id, condition)
+    if not include_deleted:
+        query = query.where(contacts.c.deleted_at.is_(None))
+    row = conn.execute(query).first()
+    return _contact(row) if row else None
+
+
+def find_by_id(conn: Connection, account_id: int, contact_id: int, *, include_deleted=False):
+    return _find(conn, account_id, contacts.c.id == contact_id, include_deleted)
+
+
+def find_by_email(conn: Connection, account_id: int, email: str, *, include_deleted=False):
+    return _find(conn, account_id, contacts.c.email == email, include_deleted)
+
+
+def find_by_sms(conn: Connection, account_id: int, sms: str, *, include_deleted=False):
+    return _find(conn, account_id, contacts.c.sms == sms, include_deleted)
+
+
+def find_by_any(
+    conn: Connection, account_id: int, *, email: str | None, sms: str | None
+) -> list[Contact]:
+    """Every contact (deleted ones too) holding one of these identifiers."""
+    conditions = []
+    if email:
+        conditions.append(contacts.c.email == email)
+    if sms:
+        conditions.append(contacts.c.sms == sms)
+    if not conditions:
+        return []
+    rows = conn.execute(
+        select(contacts).where(contacts.c.account_id == account_id, or_(*conditions))
+    )
+    return [_contact(row) for row in rows]
+
+
+def insert_contact(
+    conn: Connection,
+    *,
+    account_id: int,
+    email: str | None,
+    sms: str | None,
+    properties: dict[str, str],
+    now: datetime,
+    confirmed: bool,
+) -> int:
+    return conn.execute(
+        insert(contacts)
+        .values(
+            account_id=account_id,
+            email=email,
+            sms=sms,
+            properties=properties,
+            is_enabled=True,
+            created_at=now,
+            updated_at=now,
+            confirmed_at=now if confirmed else None,
+        )
+        .returning(contacts.c.id)
+    ).scalar_one()
+
+
+def update_contact(conn: Connection, account_id: int, contact_id: int, now: datetime, **values):
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.account_id == account_id, contacts.c.id == contact_id)
+        .values(updated_at=now, **values)
+    )
+
+
+def existing_ids(conn: Connection, account_id: int, contact_ids: Iterable[int]) -> set[int]:
+    wanted = list(set(contact_ids))
+    if not wanted:
+        return set()
+    rows = conn.execute(
+        select(contacts.c.id).where(contacts.c.account_id == account_id, contacts.c.id.in_(wanted))
+    )
+    return {row.id for row in rows}
+
+
+def memberships(conn: Connection, account_id: int, contact_id: int) -> list[Membership]:
+    rows = conn.execute(
+        select(list_members.c.list_id, list_members.c.joined_at, list_members.c.is_admin)
+        .join(mailing_lists, mailing_lists.c.id == list_members.c.list_id)
+        .where(
+            list_members.c.account_id == account_id,
+            list_members.c.contact_id == contact_id,
+            list_members.c.status == MembershipStatus.ACTIVE.value,
+            mailing_lists.c.deleted_at.is_(None),
+        )
+        .order_by(list_members.c.list_id)
+    )
+    return [Membership(list_id=r.list_id, joined_at=r.joined_at, is_admin=r.is_admin) for r in rows]
+
+
+def consents(conn: Connection, account_id: int, contact_id: int) -> list[MemberConsent]:
+    rows = conn.execute(
+        select(member_consents)
+        .where(
+            member_consents.c.account_id == account_id,
+            member_consents.c.contact_id == contact_id,
+        )
+        .order_by(member_consents.c.id)
+    )
+    return [
+        MemberConsent(
+            consent_id=r.consent_type_id,
+            revision=r.revision,
+            lang=r.lang,
+            source=r.source,
+            source_data=r.source_data,
+            given_at=r.given_at,
+            revoked_at=r.revoked_at,
+        )
+        for r in rows
+    ]
+
+
+def insert_member_consent(conn: Connection, *, account_id: int, contact_id: int, **values) -> int:
+    return conn.execute(
+        insert(member_consents)
+        .values(account_id=account_id, contact_id=contact_id, **values)
+        .returning(member_consents.c.id)
+    ).scalar_one()
+
+
+def revoke_member_consents(
+    conn: Connection,
+    *,
+    account_id: int,
+    contact_id: int,
+    consent_id: int,
+    revision: int,
+    lang: str,
+    now: datetime,
+) -> int:
+    """Marks the matching, still valid consents revoked; returns how many."""
+    result = conn.execute(
+        update(member_consents)
+        .where(
+            and_(
+                member_consents.c.account_id == account_id,
+                member_consents.c.contact_id == contact_id,
+                member_consents.c.consent_type_id == consent_id,
+                member_consents.c.revision == revision,
+                func.upper(member_consents.c.lang) == lang.upper(),
+                member_consents.c.revoked_at.is_(None),
+            )
+        )
+        .values(revoked_at=now)
+    )
+    return result.rowcount

@@ -1,0 +1,217 @@
+"""Mailing lists and their static memberships."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, exists, func, insert, or_, select, update
+from sqlalchemy.engine import Row
+
+from kirje.domain.lists import ListKind, MailingList, MembershipStatus
+from kirje.store.schema import contacts, list_members, mailing_lists
+
+ACTIVE = MembershipStatus.ACTIVE.value
+
+
+def _mailing_list(row: Row, member_count: int = 0, sms_count: int | None = None) -> MailingList:
+    return MailingList(
+        id=row.id,
+        account_id=row.account_id,
+        name=row.name,
+        description=row.description,
+        kind=ListKind(row.kind),
+        is_self_service=row.is_self_service,
+        condition=row.condition,
+        cem_segment=row.cem_segment,
+        site_id=row.site_id,
+        created_at=row.created_at,
+        member_count=member_count,
+        sms_member_count=sms_count,
+        is_hidden=row.is_hidden,
+        deleted_at=row.deleted_at,
+    )
+
+
+def insert_list(conn: Connection, *, account_id: int, now: datetime, **values) -> int:
+    return conn.execute(
+        insert(mailing_lists)
+        .values(account_id=account_id, created_at=now, **values)
+        .returning(mailing_lists.c.id)
+    ).scalar_one()
+
+
+def update_list(conn: Connection, account_id: int, list_id: int, **values) -> None:
+    conn.execute(
+        update(mailing_lists)
+        .where(mailing_lists.c.account_id == account_id, mailing_lists.c.id == list_id)
+        .values(**values)
+    )
+
+
+def _active_members(account_id: int):
+    """Active memberships of contacts that still exist and are not deleted."""
+    return and_(
+        list_members.c.account_id == account_id,
+        list_members.c.status == ACTIVE,
+        contacts.c.id == list_members.c.contact_id,
+        contacts.c.deleted_at.is_(None),
+    )
+
+
+def count_members(conn: Connection, account_id: int, list_id: int, *, with_sms=False) -> int:
+    query = (
+        select(func.count())
+        .select_from(list_members.join(contacts, contacts.c.id == list_members.c.contact_id))
+        .where(_active_members(account_id), list_members.c.list_id == list_id)
+    )
+    if with_sms:
+        query = query.where(contacts.c.sms.is_not(None))
+    return conn.execute(query).scalar_one()
+
+
+def find_list(
+    conn: Connection, account_id: int, list_id: int, *, include_deleted=False, with_sms=False
+) -> MailingList | None:
+    query = select(mailing_lists).where(
+        mailing_lists.c.account_id == account_id, mailing_lists.c.id == list_id
+    )
+    if not include_deleted:
+        query = query.where(mailing_lists.c.deleted_at.is_(None))
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    sms_count = count_members(conn, account_id, list_id, with_sms=True) if with_sms else None
+    return _mailing_list(row, count_members(conn, account_id, list_id), sms_count)
+
+
+def all_lists(conn: Connection, account_id: int, *, include_deleted=False) -> list[MailingList]:
+    counts = (
+        select(list_members.c.list_id, func.count().label("members"))
+        .select_from(list_members.join(contacts, contacts.c.id == list_members.c.contact_id))
+        .where(_active_members(account_id))
+        .group_by(list_members.c.list_id)
+        .subquery()
+    )
+    query = (
+        select(mailing_lists, func.coalesce(counts.c.members, 0).label("member_count"))
+        .outerjoin(counts, counts.c.list_id == mailing_lists.c.id)
+        .where(mailing_lists.c.account_id == account_id)
+        .order_by(mailing_lists.c.id)
+    )
+    if not include_deleted:
+        query = query.where(mailing_lists.c.deleted_at.is_(None))
+    return [_mailing_list(row, row.member_count) for row in conn.execute(query)]
+
+
+def membership_statuses(
+    conn: Connection, account_id: int, list_id: int, contact_ids: Iterable[int]
+) -> dict[int, str]:
+    ids = list(set(contact_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(list_members.c.contact_id, list_members.c.status).where(
+            list_members.c.account_id == account_id,
+            list_members.c.list_id == list_id,
+            list_members.c.contact_id.in_(ids),
+        )
+    )
+    return {row.contact_id: row.status for row in rows}
+
+
+def insert_memberships(
+    conn: Connection, *, account_id: int, list_id: int, contact_ids: list[int], **values
+) -> None:
+    if contact_ids:
+        conn.execute(
+            insert(list_members),
+            [
+                dict(account_id=account_id, list_id=list_id, contact_id=cid, **values)
+                for cid in contact_ids
+            ],
+        )
+
+
+def set_membership_status(
+    conn: Connection,
+    *,
+    account_id: int,
+    list_ids: Iterable[int],
+    contact_id_list: list[int],
+    from_statuses: Iterable[str],
+    **values,
+) -> list[tuple[int, int]]:
+    """Moves the matching memberships to new values; returns (list_id, contact_id) moved."""
+    condition = and_(
+        list_members.c.account_id == account_id,
+        list_members.c.list_id.in_(list(list_ids)),
+        list_members.c.contact_id.in_(contact_id_list),
+        list_members.c.status.in_(list(from_statuses)),
+    )
+    moved = conn.execute(
+        select(list_members.c.list_id, list_members.c.contact_id).where(condition)
+    ).all()
+    if moved:
+        conn.execute(update(list_members).where(condition).values(**values))
+    return [(row.list_id, row.contact_id) for row in moved]
+
+
+def active_list_ids(conn: Connection, account_id: int, contact_id: int) -> list[int]:
+    rows = conn.execute(
+        select(list_members.c.list_id).where(
+            list_members.c.account_id == account_id,
+            list_members.c.contact_id == contact_id,
+            list_members.c.status == ACTIVE,
+        )
+    )
+    return [row.list_id for row in rows]
+
+
+def member_page(
+    conn: Connection,
+    account_id: int,
+    list_id: int,
+    *,
+    offset: int,
+    limit: int | None,
+    order_by: str,
+    descending: bool,
+    filter_text: str | None,
+) -> list[int]:
+    """Contact ids of a list's active members, ordered and filtered as LianaMailer pages them."""
+    query = (
+        select(contacts.c.id)
+        .select_from(list_members.join(contacts, contacts.c.id == list_members.c.contact_id))
+        .where(_active_members(account_id), list_members.c.list_id == list_id)
+    )
+    if filter_text:
+        query = query.where(_matches_filter(conn, filter_text))
+    sort_key = _sort_column(order_by)
+    query = query.order_by(
+        sort_key.desc() if descending else sort_key.asc(),
+        contacts.c.id.desc() if descending else contacts.c.id.asc(),
+    )
+    query = query.offset(offset)
+    if limit:
+        query = query.limit(limit)
+    return [row.id for row in conn.execute(query)]
+
+
+def _sort_column(order_by: str):
+    if order_by in ("id", "email", "sms", "created_at", "updated_at"):
+        return contacts.c[order_by]
+    return contacts.c.properties[order_by].as_string()
+
+
+def _matches_filter(conn: Connection, filter_text: str):
+    if filter_text == "has_email":
+        return contacts.c.email.is_not(None)
+    if filter_text == "has_sms":
+        return contacts.c.sms.is_not(None)
+    if conn.dialect.name == "postgresql":
+        pairs = func.jsonb_each_text(contacts.c.properties).table_valued("key", "value")
+    else:
+        pairs = func.json_each(contacts.c.properties).table_valued("key", "value")
+    any_property = exists(select(1).select_from(pairs).where(pairs.c.value == filter_text))
+    return or_(contacts.c.email == filter_text.lower(), contacts.c.sms == filter_text, any_property)

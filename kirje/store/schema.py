@@ -1,0 +1,242 @@
+"""Every table, as SQLAlchemy Core. Each one holding tenant data carries account_id."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from kirje.store.types import Id, JsonDocument, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+def _account_id() -> Column:
+    return Column("account_id", Id, ForeignKey("accounts.id"), nullable=False)
+
+
+def _created_at() -> Column:
+    return Column("created_at", UtcDateTime, nullable=False)
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("realm", String(32), nullable=False),
+    Column("needs_confirmation", Boolean, nullable=False, server_default=text("false")),
+    Column("settings", JsonDocument, nullable=False),
+    _created_at(),
+)
+
+api_users = Table(
+    "api_users",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    # Fernet token of the HMAC secret: it is needed in clear to verify signatures.
+    Column("secret_ciphertext", Text, nullable=False),
+    Column("rate_limit_per_second", Integer, nullable=False),
+    Column("is_enabled", Boolean, nullable=False, server_default=text("true")),
+    _created_at(),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("email", String(320)),
+    Column("sms", String(32)),
+    # Property values by property name, as text: one row per contact keeps bulk loads
+    # at COPY speed and lets conditions compile to expressions over one table.
+    Column("properties", JsonDocument, nullable=False),
+    Column("is_enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("confirmation_code", String(32)),
+    _created_at(),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("confirmed_at", UtcDateTime),
+    Column("deleted_at", UtcDateTime),
+    Column("bounced_at", UtcDateTime),
+    Column("banned_at", UtcDateTime),
+    Column("forgotten_at", UtcDateTime),
+    UniqueConstraint("account_id", "email"),
+    UniqueConstraint("account_id", "sms"),
+)
+
+properties = Table(
+    "properties",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("name", String(100), nullable=False),
+    Column("visible_name", String(200), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("datatype", String(16), nullable=False),
+    Column("choices", JsonDocument, nullable=False),
+    Column("is_required", Boolean, nullable=False, server_default=text("false")),
+    Column("is_on_subscription_page", Boolean, nullable=False, server_default=text("false")),
+    Column("position", Integer, nullable=False, server_default=text("0")),
+    _created_at(),
+    UniqueConstraint("account_id", "name"),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("domain", String(253), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("is_default", Boolean, nullable=False, server_default=text("false")),
+    Column("uses_ssl", Boolean, nullable=False, server_default=text("true")),
+    Column("welcome_delivery_id", Id),
+    Column("redirect", String(500)),
+    Column("replaced_by", String(253)),
+    Column("settings", JsonDocument, nullable=False),
+    _created_at(),
+    UniqueConstraint("account_id", "domain"),
+)
+
+mailing_lists = Table(
+    "mailing_lists",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("kind", String(16), nullable=False),
+    Column("is_self_service", Boolean, nullable=False, server_default=text("false")),
+    Column("condition", Text),
+    Column("cem_segment", Integer),
+    Column("site_id", Id, ForeignKey("sites.id")),
+    Column("is_hidden", Boolean, nullable=False, server_default=text("false")),
+    _created_at(),
+    Column("deleted_at", UtcDateTime),
+    Index(None, "account_id", "name"),
+)
+
+list_members = Table(
+    "list_members",
+    metadata,
+    _account_id(),
+    Column("list_id", Id, ForeignKey("mailing_lists.id"), primary_key=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default=text("true")),
+    Column("joined_at", UtcDateTime, nullable=False),
+    Column("left_at", UtcDateTime),
+    Column("reason", Text),
+    Column("origin", Text),
+    Index(None, "contact_id"),
+    Index(None, "list_id", "status"),
+)
+
+site_lists = Table(
+    "site_lists",
+    metadata,
+    _account_id(),
+    Column("site_id", Id, ForeignKey("sites.id"), primary_key=True),
+    Column("list_id", Id, ForeignKey("mailing_lists.id"), primary_key=True),
+)
+
+consent_types = Table(
+    "consent_types",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("name", String(200), nullable=False),
+    Column("is_revokable", Boolean, nullable=False),
+    _created_at(),
+    Column("deleted_at", UtcDateTime),
+)
+
+# Each revision is a full snapshot of a consent's texts in every language it has.
+consent_texts = Table(
+    "consent_texts",
+    metadata,
+    _account_id(),
+    Column("consent_type_id", Id, ForeignKey("consent_types.id"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("lang", String(8), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    _created_at(),
+)
+
+site_consents = Table(
+    "site_consents",
+    metadata,
+    _account_id(),
+    Column("site_id", Id, ForeignKey("sites.id"), primary_key=True),
+    Column("consent_type_id", Id, ForeignKey("consent_types.id"), primary_key=True),
+)
+
+member_consents = Table(
+    "member_consents",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
+    Column("consent_type_id", Id, ForeignKey("consent_types.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("lang", String(8), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("source_data", Text),
+    Column("given_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+    Index(None, "contact_id"),
+)
+
+# Append-only: the one event store that v3 events, reports and automations read.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("contact_id", Id),
+    Column("type", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("list_id", Id),
+    Column("data", JsonDocument, nullable=False),
+    Index(None, "account_id", "at"),
+    Index(None, "account_id", "type", "at"),
+    Index(None, "contact_id", "at"),
+)
+
+# System mails (welcome, confirmation) waiting for the sending pipeline.
+queued_mails = Table(
+    "queued_mails",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("site_id", Id, ForeignKey("sites.id")),
+    Column("properties", JsonDocument, nullable=False),
+    Column("state", String(16), nullable=False),
+    _created_at(),
+    Index(None, "contact_id", "kind"),
+    Index(None, "state"),
+)
