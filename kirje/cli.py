@@ -92,5 +92,22 @@ def account_create(
     sys.stdout.write(json.dumps(result) + "\n")
 
 
+@bench_app.command("api")
+def bench_api(
+    seconds: int = typer.Option(10, min=1, help="Length of each measured run."),
+    workers: int = typer.Option(2, min=1, help="Server worker processes."),
+    recipients: int = typer.Option(10_000, min=1, help="Recipients to look up at random."),
+    load: str = typer.Option("auto", help="Load generator: auto (wrk if on PATH), wrk, python."),
+    connections: int = typer.Option(0, min=0, help="Open connections (0: 16 per worker)."),
+) -> None:
+    """Signed getRecipientByEmail calls against a real server, beside /health/live."""
+    from kirje.bench.api import ApiBenchOptions, run_api_bench
+
+    if load not in ("auto", "wrk", "python"):
+        raise typer.BadParameter("one of auto, wrk, python", param_hint="--load")
+    options = ApiBenchOptions(seconds, workers, recipients, load, connections)
+    sys.stdout.write(json.dumps(run_api_bench(options)) + "\n")
+
+
 def main() -> None:  # pragma: no cover
     app()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anyio.to_thread
 from litestar import Request, Response, route
+from litestar.params import FromPath
 
 from kirje.api.auth import signed_request_from_scope
 from kirje.api.liana_mailer.endpoint import LianaMailerV1
@@ -12,7 +13,7 @@ from kirje.api.liana_mailer.endpoint import LianaMailerV1
 def liana_mailer_routes(v1: LianaMailerV1) -> list:
     # The official clients let the caller choose the verb; both sign the same way.
     @route("/api/v1/{method_name:str}", http_method=["POST", "GET"])
-    async def v1_call(request: Request, method_name: str) -> Response:
+    async def v1_call(request: Request, method_name: FromPath[str]) -> Response:
         body = await request.body()
         signed = signed_request_from_scope(request.scope, body)
         status, payload = await anyio.to_thread.run_sync(v1.handle, method_name, signed)

@@ -1,0 +1,107 @@
+"""The command line, run as a user runs it: real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.liana_clients import Credentials, LianaClient
+
+KIRJE = str(Path(sys.executable).parent / "kirje")
+
+
+def _environment(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIRJE_")}
+    env["KIRJE_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def test_account_create_prints_one_json_object(data_dir: Path) -> None:
+    done = subprocess.run(
+        [KIRJE, "account", "create", "--name", "Shop Oy", "--realm", "eur"],
+        env=_environment(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    created = json.loads(done.stdout)
+    assert done.stdout.count("\n") == 1
+    assert set(created) == {"account_id", "liana"}
+    assert created["liana"]["realm"] == "EUR"
+    assert isinstance(created["liana"]["user_id"], int)
+    assert len(created["liana"]["secret"]) == 32
+    assert (data_dir / "secret.key").exists()
+    assert created["liana"]["secret"].encode() not in (data_dir / "kirje.db").read_bytes()
+
+
+def test_serve_answers_health_and_signed_calls(data_dir: Path) -> None:
+    env = _environment(data_dir)
+    created = json.loads(
+        subprocess.run(
+            [KIRJE, "account", "create", "--name", "Served"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [KIRJE, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        health = _wait_for(f"{base}/health")
+        assert health == {"status": "ok", "database": "sqlite", "version": "0.1.0"}
+        liana = created["liana"]
+        client = LianaClient(base, Credentials(liana["user_id"], liana["secret"], liana["realm"]))
+        assert client.result("echoMessage", "hello") == "hello"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_serve_demo_prints_credentials_once_created(data_dir: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [KIRJE, "serve", "--demo", "--port", str(port), "--workers", "1"],
+        env=_environment(data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/health")
+    finally:
+        server.terminate()
+        _, printed = server.communicate(timeout=20)
+    assert "Created a demo account." in printed
+    assert f"http://127.0.0.1:{port}/api/v1/<method>" in printed
+    assert "secret:" in printed
+
+
+def _wait_for(url: str) -> dict:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return httpx.get(url, timeout=2).json()
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
