@@ -7,10 +7,12 @@ from sqlalchemy import Connection
 from kirje.domain.conditions import parse_condition
 from kirje.domain.contacts import ContactDetails
 from kirje.domain.errors import Invalid, NotFound
+from kirje.domain.events import EventType
 from kirje.domain.lists import ListKind, MailingList
 from kirje.services import memberships
 from kirje.services.base import AccountScope
 from kirje.store import contacts as contact_store
+from kirje.store import events as event_store
 from kirje.store import lists as list_store
 from kirje.store import sites as site_store
 
@@ -154,7 +156,9 @@ class Lists:
         truncate: bool = False,
         rejoin: bool = False,
         ignore_missing: bool = False,
+        confirm: bool = False,
     ) -> list[int]:
+        """Joins the contacts; with confirm, those not yet confirmed become confirmed."""
         now = self.scope.clock()
         with self.scope.db.transaction() as conn:
             memberships.joinable_list(conn, self._account_id, list_id)
@@ -180,7 +184,7 @@ class Lists:
                             reason=reason,
                             origin=origin,
                         )
-            return memberships.join(
+            joined = memberships.join(
                 conn,
                 self._account_id,
                 list_id,
@@ -192,6 +196,18 @@ class Lists:
                 rejoin=rejoin,
                 ignore_missing=ignore_missing,
             )
+            if confirm:
+                confirmed = contact_store.confirm_contacts(conn, self._account_id, joined, now)
+                event_store.append_events(
+                    conn,
+                    [
+                        event_store.event_row(
+                            self._account_id, cid, EventType.CONFIRMED.value, now, list_id=list_id
+                        )
+                        for cid in confirmed
+                    ],
+                )
+            return joined
 
     def _get(self, conn: Connection, list_id: int, *, with_sms: bool = False) -> MailingList:
         found = list_store.find_list(conn, self._account_id, list_id, with_sms=with_sms)

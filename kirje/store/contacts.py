@@ -94,12 +94,56 @@ def insert_contact(
     ).scalar_one()
 
 
+def insert_contacts_bulk(
+    conn: Connection, account_id: int, rows: list[dict], now: datetime
+) -> None:
+    """Inserts many new contacts (keys email, sms, properties; all optional) in one statement.
+
+    The rows are taken as they are: callers normalise addresses first.
+    """
+    if not rows:
+        return
+    # One executemany: SQLAlchemy batches it into multi-row INSERTs on both backends.
+    conn.execute(
+        insert(contacts),
+        [
+            {
+                "account_id": account_id,
+                "email": row.get("email"),
+                "sms": row.get("sms"),
+                "properties": row.get("properties") or {},
+                "is_enabled": True,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for row in rows
+        ],
+    )
+
+
 def update_contact(conn: Connection, account_id: int, contact_id: int, now: datetime, **values):
     conn.execute(
         update(contacts)
         .where(contacts.c.account_id == account_id, contacts.c.id == contact_id)
         .values(updated_at=now, **values)
     )
+
+
+def confirm_contacts(
+    conn: Connection, account_id: int, contact_ids: list[int], now: datetime
+) -> list[int]:
+    """Confirms those of the contacts not confirmed yet; returns their ids."""
+    if not contact_ids:
+        return []
+    pending = and_(
+        contacts.c.account_id == account_id,
+        contacts.c.id.in_(contact_ids),
+        contacts.c.confirmed_at.is_(None),
+    )
+    ids = [row.id for row in conn.execute(select(contacts.c.id).where(pending))]
+    if ids:
+        conn.execute(update(contacts).where(pending).values(confirmed_at=now, updated_at=now))
+    return ids
 
 
 def existing_ids(conn: Connection, account_id: int, contact_ids: Iterable[int]) -> set[int]:

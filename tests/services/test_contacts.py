@@ -201,3 +201,14 @@ def test_welcome_mail_is_queued_once_unless_forced(services) -> None:
     assert services.contacts.queue_welcome_mail(contact_id, site, force=True, properties={}) is True
     with pytest.raises(NotFound):
         services.contacts.queue_welcome_mail(contact_id, "nosuch.example", properties=None)
+
+
+def test_joining_confirms_unless_told_not_to(system, services) -> None:
+    list_id = services.lists.create("L")
+    quiet = services.contacts.create(email="quiet@example.com", sms=None)
+    loud = services.contacts.create(email="loud@example.com", sms=None)
+    services.lists.join(list_id, [quiet])
+    services.lists.join(list_id, [loud], confirm=True)
+    assert services.contacts.get(quiet).contact.confirmed_at is None
+    assert services.contacts.get(loud).contact.confirmed_at is not None
+    assert _event_types(system, services, loud) == ["created", "list-join", "confirmed"]

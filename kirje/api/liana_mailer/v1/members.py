@@ -205,6 +205,7 @@ def join_mailing_list(
         truncate=truncate,
         rejoin=rejoin,
         ignore_missing=ignore_errors,
+        confirm=not noauto,
     )
 
 
