@@ -69,11 +69,7 @@ class Contacts:
     def _details(self, conn: Connection, contact: Contact | None, missing: str) -> ContactDetails:
         if not contact:
             raise NotFound(missing)
-        return ContactDetails(
-            contact=contact,
-            memberships=contact_store.memberships(conn, self._account_id, contact.id),
-            consents=contact_store.consents(conn, self._account_id, contact.id),
-        )
+        return contact_store.details_of(conn, self._account_id, [contact])[0]
 
     # Creating and changing
 

@@ -132,18 +132,8 @@ class Lists:
                 descending=descending,
                 filter_text=filter_text,
             )
-            details = []
-            for contact_id in ids:
-                contact = contact_store.find_by_id(conn, self._account_id, contact_id)
-                assert contact is not None
-                details.append(
-                    ContactDetails(
-                        contact=contact,
-                        memberships=contact_store.memberships(conn, self._account_id, contact_id),
-                        consents=contact_store.consents(conn, self._account_id, contact_id),
-                    )
-                )
-            return details
+            found = contact_store.find_many(conn, self._account_id, ids)
+            return contact_store.details_of(conn, self._account_id, [found[i] for i in ids])
 
     def join(
         self,

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
-from kirje.domain.contacts import Contact, MemberConsent, Membership
+from kirje.domain.contacts import Contact, ContactDetails, MemberConsent, Membership
 from kirje.domain.lists import MembershipStatus
 from kirje.store.schema import contacts, list_members, mailing_lists, member_consents
 
@@ -156,42 +156,78 @@ def existing_ids(conn: Connection, account_id: int, contact_ids: Iterable[int]) 
     return {row.id for row in rows}
 
 
-def memberships(conn: Connection, account_id: int, contact_id: int) -> list[Membership]:
+def find_many(conn: Connection, account_id: int, contact_ids: list[int]) -> dict[int, Contact]:
+    if not contact_ids:
+        return {}
     rows = conn.execute(
-        select(list_members.c.list_id, list_members.c.joined_at, list_members.c.is_admin)
+        select(contacts).where(contacts.c.account_id == account_id, contacts.c.id.in_(contact_ids))
+    )
+    return {row.id: _contact(row) for row in rows}
+
+
+def memberships_of(
+    conn: Connection, account_id: int, contact_ids: list[int]
+) -> dict[int, list[Membership]]:
+    """Active memberships in lists that still exist, by contact."""
+    grouped: dict[int, list[Membership]] = {cid: [] for cid in contact_ids}
+    if not contact_ids:
+        return grouped
+    rows = conn.execute(
+        select(
+            list_members.c.contact_id,
+            list_members.c.list_id,
+            list_members.c.joined_at,
+            list_members.c.is_admin,
+        )
         .join(mailing_lists, mailing_lists.c.id == list_members.c.list_id)
         .where(
             list_members.c.account_id == account_id,
-            list_members.c.contact_id == contact_id,
+            list_members.c.contact_id.in_(contact_ids),
             list_members.c.status == MembershipStatus.ACTIVE.value,
             mailing_lists.c.deleted_at.is_(None),
         )
         .order_by(list_members.c.list_id)
     )
-    return [Membership(list_id=r.list_id, joined_at=r.joined_at, is_admin=r.is_admin) for r in rows]
+    for r in rows:
+        grouped[r.contact_id].append(Membership(r.list_id, r.joined_at, r.is_admin))
+    return grouped
 
 
-def consents(conn: Connection, account_id: int, contact_id: int) -> list[MemberConsent]:
+def consents_of(
+    conn: Connection, account_id: int, contact_ids: list[int]
+) -> dict[int, list[MemberConsent]]:
+    grouped: dict[int, list[MemberConsent]] = {cid: [] for cid in contact_ids}
+    if not contact_ids:
+        return grouped
     rows = conn.execute(
         select(member_consents)
         .where(
             member_consents.c.account_id == account_id,
-            member_consents.c.contact_id == contact_id,
+            member_consents.c.contact_id.in_(contact_ids),
         )
         .order_by(member_consents.c.id)
     )
-    return [
-        MemberConsent(
-            consent_id=r.consent_type_id,
-            revision=r.revision,
-            lang=r.lang,
-            source=r.source,
-            source_data=r.source_data,
-            given_at=r.given_at,
-            revoked_at=r.revoked_at,
+    for r in rows:
+        grouped[r.contact_id].append(
+            MemberConsent(
+                consent_id=r.consent_type_id,
+                revision=r.revision,
+                lang=r.lang,
+                source=r.source,
+                source_data=r.source_data,
+                given_at=r.given_at,
+                revoked_at=r.revoked_at,
+            )
         )
-        for r in rows
-    ]
+    return grouped
+
+
+def details_of(conn: Connection, account_id: int, contacts_: list[Contact]) -> list[ContactDetails]:
+    """Contacts with their memberships and consents: three queries for any number."""
+    ids = [c.id for c in contacts_]
+    lists_by_contact = memberships_of(conn, account_id, ids)
+    consents_by_contact = consents_of(conn, account_id, ids)
+    return [ContactDetails(c, lists_by_contact[c.id], consents_by_contact[c.id]) for c in contacts_]
 
 
 def insert_member_consent(conn: Connection, *, account_id: int, contact_id: int, **values) -> int:
