@@ -16,7 +16,6 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # A Fernet key (urlsafe base64, 32 bytes); generated into data_dir when absent.
     secret_key: str | None = None
-    base_url: str = "http://127.0.0.1:8000"
     # Liana signed requests: how far the Date header may be from the server clock.
     signature_window_seconds: int = 900
     default_rate_limit_per_second: int = 4

@@ -95,6 +95,8 @@ class Contacts:
                     contact_store.update_contact(
                         conn, self._account_id, contact.id, self.scope.clock(), bounced_at=None
                     )
+                    data = _action(reason, origin, bounce_cleared=True)
+                    self._event(conn, contact.id, EventType.REACTIVATED, data=data)
                     return contact.id
                 raise Conflict(f"recipient already exists (id {contact.id})")
             return self._insert(conn, address, number, values, autoconfirm, reason, origin)
@@ -253,7 +255,7 @@ class Contacts:
             memberships.leave(
                 conn,
                 self._account_id,
-                contact_id,
+                [contact_id],
                 [list_id] if list_id else None,
                 now=self.scope.clock(),
                 by_contact=False,

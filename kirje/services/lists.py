@@ -153,27 +153,18 @@ class Lists:
         with self.scope.db.transaction() as conn:
             memberships.joinable_list(conn, self._account_id, list_id)
             if truncate:
-                for contact_id in list_store.member_page(
+                keep = set(contact_ids)
+                current = list_store.active_member_ids(conn, self._account_id, list_id)
+                memberships.leave(
                     conn,
                     self._account_id,
-                    list_id,
-                    offset=0,
-                    limit=None,
-                    order_by="id",
-                    descending=False,
-                    filter_text=None,
-                ):
-                    if contact_id not in contact_ids:
-                        memberships.leave(
-                            conn,
-                            self._account_id,
-                            contact_id,
-                            [list_id],
-                            now=now,
-                            by_contact=False,
-                            reason=reason,
-                            origin=origin,
-                        )
+                    [cid for cid in current if cid not in keep],
+                    [list_id],
+                    now=now,
+                    by_contact=False,
+                    reason=reason,
+                    origin=origin,
+                )
             joined = memberships.join(
                 conn,
                 self._account_id,

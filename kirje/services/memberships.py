@@ -96,29 +96,29 @@ def join(
 def leave(
     conn: Connection,
     account_id: int,
-    contact_id: int,
+    contact_ids: list[int],
     list_ids: list[int] | None,
     *,
     now: datetime,
     by_contact: bool,
     reason: str | None = None,
     origin: str | None = None,
-) -> list[int]:
-    """Ends active memberships (all lists when list_ids is None); returns the lists left."""
+) -> list[tuple[int, int]]:
+    """Ends active memberships of the contacts in the lists (every list when list_ids is
+    None); returns the (list_id, contact_id) pairs that ended."""
     if list_ids is None:
-        list_ids = list_store.active_list_ids(conn, account_id, contact_id)
+        list_ids = list_store.active_list_ids(conn, account_id, contact_ids)
     moved = list_store.set_membership_status(
         conn,
         account_id=account_id,
         list_ids=list_ids,
-        contact_id_list=[contact_id],
+        contact_id_list=contact_ids,
         from_statuses=[ACTIVE],
         status=UNSUBSCRIBED if by_contact else REMOVED,
         left_at=now,
         reason=reason,
         origin=origin,
     )
-    left = [list_id for list_id, _ in moved]
     event_store.append_events(
         conn,
         [
@@ -130,10 +130,10 @@ def leave(
                 list_id=list_id,
                 data=_action_data(not by_contact, reason, origin),
             )
-            for list_id in left
+            for list_id, contact_id in moved
         ],
     )
-    return left
+    return moved
 
 
 def _action_data(is_admin: bool, reason: str | None, origin: str | None) -> dict:

@@ -157,15 +157,28 @@ def set_membership_status(
     return [(row.list_id, row.contact_id) for row in moved]
 
 
-def active_list_ids(conn: Connection, account_id: int, contact_id: int) -> list[int]:
+def active_list_ids(conn: Connection, account_id: int, contact_ids: list[int]) -> list[int]:
     rows = conn.execute(
-        select(list_members.c.list_id).where(
+        select(list_members.c.list_id)
+        .distinct()
+        .where(
             list_members.c.account_id == account_id,
-            list_members.c.contact_id == contact_id,
+            list_members.c.contact_id.in_(contact_ids),
             list_members.c.status == ACTIVE,
         )
     )
     return [row.list_id for row in rows]
+
+
+def active_member_ids(conn: Connection, account_id: int, list_id: int) -> list[int]:
+    rows = conn.execute(
+        select(list_members.c.contact_id).where(
+            list_members.c.account_id == account_id,
+            list_members.c.list_id == list_id,
+            list_members.c.status == ACTIVE,
+        )
+    )
+    return [row.contact_id for row in rows]
 
 
 def member_page(

@@ -135,3 +135,36 @@ def test_seed_v1_example_over_http_with_the_clock_at_its_date(
         assert response.json() == {"succeed": True, "result": "hello"}
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("name", ["getSites", "deleteDelivery", "queryRecipientsByFunction"])
+def test_planned_aliases_say_not_available(client: LianaClient, name: str) -> None:
+    assert client.raw(name, "[]").json()["code"] == "not_available"
+
+
+def test_v2_and_v3_resources_answer_in_the_envelope(client: LianaClient) -> None:
+    from tests.liana_clients import sign
+
+    for method, path, body in [
+        ("POST", "/api/v2/deliveries/batch-send", '{"letter":{"type":"draft","id":95}}'),
+        ("GET", "/api/v3/events?type=mailopen&at_start=2020-01-30T12%3A00%3A00", ""),
+    ]:
+        date = client.date()
+        md5, signature = sign(client.credentials.secret, method, body, date, path)
+        headers = {
+            "Content-Type": "application/json",
+            "Content-MD5": md5,
+            "Date": date,
+            "Authorization": f"{client.credentials.realm} {client.credentials.user_id}:{signature}",
+        }
+        response = client.http.request(method, path, content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["code"] == "not_available"
+        unsigned = client.http.request(method, path, content=body)
+        assert unsigned.status_code == 401
+
+
+def test_false_for_a_required_string_is_refused(client: LianaClient) -> None:
+    envelope = client.call("createMailingList", [False])
+    assert envelope["succeed"] is False
+    assert "parameter 1 (name) is required" in envelope["message"]

@@ -100,7 +100,7 @@ def test_self_unsubscribed_members_are_not_re_added_by_an_integration(services) 
         memberships.leave(
             conn,
             services.account_id,
-            contact_id,
+            [contact_id],
             [list_id],
             now=services.scope.clock(),
             by_contact=True,

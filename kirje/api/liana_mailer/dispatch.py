@@ -48,7 +48,10 @@ class Parameter:
             and _accepts(self.annotation, str)
             and not _accepts(self.annotation, bool)
         ):
-            return self.default if not self.is_required else None
+            # PHP clients send false for a string they do not have.
+            if self.is_required:
+                raise Invalid(f"parameter {position} ({self.name}) is required")
+            return self.default
         try:
             return msgspec.convert(value, self.annotation, strict=False)
         except msgspec.ValidationError as error:

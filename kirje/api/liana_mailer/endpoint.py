@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
 from kirje.api.auth import SignatureVerifier, SignedRequest
 from kirje.api.liana_mailer.dispatch import V1Method, positional_arguments
-from kirje.api.liana_mailer.v1.routes import ALIASES, IMPLEMENTED, PLANNED
+from kirje.api.liana_mailer.v1.routes import ALIASES, IMPLEMENTED, PLANNED, PLANNED_ALIASES
 from kirje.api.liana_mailer.wire import (
     MalformedBody,
     NotAvailableYet,
@@ -18,6 +20,7 @@ from kirje.api.liana_mailer.wire import (
     success,
 )
 from kirje.api.rate_limit import RateLimiter
+from kirje.domain.accounts import ApiCredential
 from kirje.domain.errors import KirjeError, RateLimited
 from kirje.services.system import System
 
@@ -35,25 +38,42 @@ class LianaMailerV1:
 
     def handle(self, method_name: str, request: SignedRequest) -> tuple[int, bytes]:
         """Runs in a worker thread: the services it calls are synchronous."""
+
+        def call(credential: ApiCredential) -> Any:
+            method = self.method(method_name)
+            arguments = positional_arguments(_decode(request.body))
+            return method(self.system.for_account(credential.account_id), arguments)
+
+        return self._answer(request, call, method_name)
+
+    def handle_unbuilt(self, path: str, request: SignedRequest) -> tuple[int, bytes]:
+        """v2 and v3 resources of the seed: signed and limited like v1, then "not yet"."""
+
+        def call(credential: ApiCredential) -> Any:
+            raise NotAvailableYet(f"{path} is not available in this version of Kirje yet")
+
+        return self._answer(request, call, path)
+
+    def _answer(
+        self, request: SignedRequest, call: Callable[[ApiCredential], Any], name: str
+    ) -> tuple[int, bytes]:
         try:
             credential = self.verifier.verify(request)
             rate = credential.rate_limit_per_second
             if not self.limiter.allow(f"liana:{credential.user_id}", rate):
                 raise RateLimited()
-            method = self.method(method_name)
-            arguments = positional_arguments(_decode(request.body))
-            return success(method(self.system.for_account(credential.account_id), arguments))
+            return success(call(credential))
         except KirjeError as error:
             return failure(error)
         except Exception:
-            log.exception("LianaMailer v1 %s failed", method_name)
+            log.exception("LianaMailer %s failed", name)
             return internal_error()
 
     def method(self, name: str) -> V1Method:
         found = self.methods.get(name)
         if found is not None:
             return found
-        if name in PLANNED:
+        if name in PLANNED or name in PLANNED_ALIASES:
             raise NotAvailableYet(f"{name} is not available in this version of Kirje yet")
         raise UnknownMethod(f"unknown method {name!r}")
 

@@ -19,4 +19,12 @@ def liana_mailer_routes(v1: LianaMailerV1) -> list:
         status, payload = await anyio.to_thread.run_sync(v1.handle, method_name, signed)
         return Response(payload, status_code=status, media_type="application/json")
 
-    return [v1_call]
+    @route(["/api/v2/{resource:path}", "/api/v3/{resource:path}"], http_method=["POST", "GET"])
+    async def unbuilt_call(request: Request, resource: FromPath[str]) -> Response:
+        body = await request.body()
+        signed = signed_request_from_scope(request.scope, body)
+        path = request.url.path
+        status, payload = await anyio.to_thread.run_sync(v1.handle_unbuilt, path, signed)
+        return Response(payload, status_code=status, media_type="application/json")
+
+    return [v1_call, unbuilt_call]

@@ -29,8 +29,9 @@ class MalformedBody(KirjeError):
     pass
 
 
-# Domain errors travel with HTTP 200 and succeed:false: the PHP client throws on any status
-# >= 400 without reading the body, so only a 200 lets the caller see the message.
+# Domain errors travel with HTTP 200 and succeed:false, as the clients expect: the WordPress
+# plugins throw on 401 without reading the body, the Python client raises on any status >= 400
+# naming only the status, and every client reads `message` from a 200 with succeed:false.
 _STATUS_AND_CODE: tuple[tuple[type[KirjeError], int, str], ...] = (
     (Unauthorized, 401, "unauthorized"),
     (RateLimited, 429, "rate_limited"),
