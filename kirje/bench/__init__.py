@@ -1,0 +1,1 @@
+"""Benchmarks: one module per scenario, each run by `kirje bench <scenario>`."""

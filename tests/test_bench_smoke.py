@@ -1,0 +1,53 @@
+"""`kirje bench api` at a tiny size, so the benchmark keeps working; it measures nothing here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+KIRJE = str(Path(sys.executable).parent / "kirje")
+
+RESULT_KEYS = {
+    "scenario",
+    "database",
+    "load",
+    "workers",
+    "seconds",
+    "recipients",
+    "throughput",
+    "unit",
+    "baseline",
+    "ratio",
+    "p50_ms",
+    "p99_ms",
+    "peak_rss_mb",
+    "errors",
+}
+
+
+def test_bench_api_prints_one_json_line(tmp_path: Path) -> None:
+    # SQLite in a fresh data dir; the Python load generator, so wrk need not be installed.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIRJE_")}
+    env["KIRJE_DATA_DIR"] = str(tmp_path)
+    tiny = ["--seconds", "1", "--workers", "1", "--recipients", "50", "--load", "python"]
+    done = subprocess.run(
+        [KIRJE, "bench", "api", *tiny],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+    )
+    assert done.stdout.count("\n") == 1
+    result = json.loads(done.stdout)
+    assert set(result) == RESULT_KEYS
+    assert result["scenario"] == "api"
+    assert result["database"] == "sqlite"
+    assert result["load"] == "python"
+    assert result["recipients"] == 50
+    assert result["throughput"] > 0
+    assert result["baseline"] > 0
+    assert result["errors"] == 0
