@@ -39,7 +39,7 @@ def serve(
     demo: bool = typer.Option(False, help="Create a demo account on first run and print it."),
 ) -> None:
     """Migrate, then serve every dialect over HTTP."""
-    import uvicorn
+    from kirje.api.server import serve as serve_http
 
     settings = Settings()
     system = System.open(settings, pool_size=2)
@@ -47,17 +47,7 @@ def serve(
     if demo:
         _print_demo_account(system, f"http://{host}:{port}")
     system.close()
-    uvicorn.run(
-        "kirje.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-    )
+    serve_http(host, port, workers)
 
 
 def _print_demo_account(system: System, base_url: str) -> None:

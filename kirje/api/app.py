@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import anyio
 import anyio.to_thread
 from litestar import Litestar, get
 from sqlalchemy import text
@@ -19,10 +20,15 @@ from kirje.services.base import Clock, utc_now
 from kirje.services.system import System
 from kirje.settings import Settings
 
+# Worker threads per process for synchronous service calls. The connection pool is a little
+# larger, so that no thread waits for a connection and none is opened and closed per burst.
+SERVICE_THREADS = 12
+
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Litestar:
     settings = settings or Settings()
-    system = System.open(settings, clock=clock)
+    system = System.open(settings, clock=clock, pool_size=SERVICE_THREADS + 4)
+    threads = anyio.CapacityLimiter(SERVICE_THREADS)
     credentials = CredentialCache(system.accounts, settings.credential_cache_seconds)
     verifier = SignatureVerifier(
         credentials.get,
@@ -38,7 +44,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
 
     @get("/health")
     async def health() -> dict:
-        await anyio.to_thread.run_sync(database_answers)
+        await anyio.to_thread.run_sync(database_answers, limiter=threads)
         return {"status": "ok", "database": system.db.backend, "version": __version__}
 
     @get("/health/live")
@@ -47,7 +53,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
         return {"status": "ok"}
 
     app = Litestar(
-        route_handlers=[health, live, *liana_mailer_routes(mailer)],
+        route_handlers=[health, live, *liana_mailer_routes(mailer, threads)],
         on_shutdown=[system.close],
     )
     app.state.system = system

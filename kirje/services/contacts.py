@@ -43,33 +43,29 @@ class Contacts:
     # Reading
 
     def get(self, contact_id: int, *, include_deleted: bool = False) -> ContactDetails:
-        with self.scope.db.reading() as conn:
-            contact = contact_store.find_by_id(
-                conn, self._account_id, contact_id, include_deleted=include_deleted
-            )
-            return self._details(conn, contact, f"recipient {contact_id} not found")
+        return self._details("id", contact_id, include_deleted, f"recipient {contact_id} not found")
 
     def get_by_email(self, email: str, *, include_deleted: bool = False) -> ContactDetails:
         """The account's contact with this address; raises NotFound."""
-        address = optional_email(email)
-        with self.scope.db.reading() as conn:
-            contact = address and contact_store.find_by_email(
-                conn, self._account_id, address, include_deleted=include_deleted
-            )
-            return self._details(conn, contact, f"recipient {email!r} not found")
+        return self._details(
+            "email", optional_email(email), include_deleted, f"recipient {email!r} not found"
+        )
 
     def get_by_sms(self, sms: str, *, include_deleted: bool = False) -> ContactDetails:
-        number = optional_sms(sms)
-        with self.scope.db.reading() as conn:
-            contact = number and contact_store.find_by_sms(
-                conn, self._account_id, number, include_deleted=include_deleted
-            )
-            return self._details(conn, contact, f"recipient {sms!r} not found")
+        return self._details(
+            "sms", optional_sms(sms), include_deleted, f"recipient {sms!r} not found"
+        )
 
-    def _details(self, conn: Connection, contact: Contact | None, missing: str) -> ContactDetails:
-        if not contact:
+    def _details(self, column: str, value, include_deleted: bool, missing: str) -> ContactDetails:
+        found = None
+        if value is not None:
+            with self.scope.db.reading() as conn:
+                found = contact_store.find_details(
+                    conn, self._account_id, column, value, include_deleted=include_deleted
+                )
+        if found is None:
             raise NotFound(missing)
-        return contact_store.details_of(conn, self._account_id, [contact])[0]
+        return found
 
     # Creating and changing
 

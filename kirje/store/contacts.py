@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 
 from kirje.domain.contacts import Contact, ContactDetails, MemberConsent, Membership
@@ -31,24 +42,123 @@ def _contact(row: Row) -> Contact:
     )
 
 
-def _find(conn: Connection, account_id: int, condition, include_deleted: bool) -> Contact | None:
-    query = select(contacts).where(contacts.c.account_id == account_id, condition)
-    if not include_deleted:
-        query = query.where(contacts.c.deleted_at.is_(None))
-    row = conn.execute(query).first()
+def _lookup(column: str, *, include_deleted: bool):
+    query = select(contacts).where(
+        contacts.c.account_id == bindparam("account_id"), contacts.c[column] == bindparam("value")
+    )
+    return query if include_deleted else query.where(contacts.c.deleted_at.is_(None))
+
+
+# Built once: a statement built per call costs more than the query on the hot read path.
+_LOOKUPS = {
+    (column, include_deleted): _lookup(column, include_deleted=include_deleted)
+    for column in ("id", "email", "sms")
+    for include_deleted in (False, True)
+}
+
+
+def _find(
+    conn: Connection, account_id: int, column: str, value, include_deleted: bool
+) -> Contact | None:
+    query = _LOOKUPS[column, bool(include_deleted)]
+    row = conn.execute(query, {"account_id": account_id, "value": value}).first()
     return _contact(row) if row else None
 
 
 def find_by_id(conn: Connection, account_id: int, contact_id: int, *, include_deleted=False):
-    return _find(conn, account_id, contacts.c.id == contact_id, include_deleted)
+    return _find(conn, account_id, "id", contact_id, include_deleted)
 
 
 def find_by_email(conn: Connection, account_id: int, email: str, *, include_deleted=False):
-    return _find(conn, account_id, contacts.c.email == email, include_deleted)
+    return _find(conn, account_id, "email", email, include_deleted)
 
 
 def find_by_sms(conn: Connection, account_id: int, sms: str, *, include_deleted=False):
-    return _find(conn, account_id, contacts.c.sms == sms, include_deleted)
+    return _find(conn, account_id, "sms", sms, include_deleted)
+
+
+def _json_list(dialect: str, *columns):
+    """An aggregate of rows as a JSON array of arrays, in the backend's own JSON functions."""
+    if dialect == "postgresql":
+        rows = func.json_agg(func.json_build_array(*columns))
+    else:
+        rows = func.json_group_array(func.json_array(*columns))
+    return func.coalesce(rows, literal_column("'[]'"), type_=JSON)
+
+
+def _details_lookup(dialect: str, column: str, include_deleted: bool):
+    memberships = (
+        select(
+            _json_list(
+                dialect, list_members.c.list_id, list_members.c.joined_at, list_members.c.is_admin
+            )
+        )
+        .join(mailing_lists, mailing_lists.c.id == list_members.c.list_id)
+        .where(
+            list_members.c.account_id == contacts.c.account_id,
+            list_members.c.contact_id == contacts.c.id,
+            list_members.c.status == MembershipStatus.ACTIVE.value,
+            mailing_lists.c.deleted_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+    consents = (
+        select(
+            _json_list(
+                dialect,
+                member_consents.c.id,
+                member_consents.c.consent_type_id,
+                member_consents.c.revision,
+                member_consents.c.lang,
+                member_consents.c.source,
+                member_consents.c.source_data,
+                member_consents.c.given_at,
+                member_consents.c.revoked_at,
+            )
+        )
+        .where(
+            member_consents.c.account_id == contacts.c.account_id,
+            member_consents.c.contact_id == contacts.c.id,
+        )
+        .scalar_subquery()
+    )
+    lookup = _LOOKUPS[column, include_deleted]
+    return lookup.add_columns(
+        memberships.label("memberships_json"), consents.label("consents_json")
+    )
+
+
+_DETAILS_LOOKUPS: dict[tuple[str, str, bool], object] = {}
+
+
+def find_details(
+    conn: Connection, account_id: int, column: str, value, *, include_deleted: bool = False
+) -> ContactDetails | None:
+    """One contact with its memberships and consents, in one round trip: the hot read."""
+    key = (conn.dialect.name, column, bool(include_deleted))
+    query = _DETAILS_LOOKUPS.get(key)
+    if query is None:
+        query = _DETAILS_LOOKUPS[key] = _details_lookup(*key)
+    row = conn.execute(query, {"account_id": account_id, "value": value}).first()
+    if row is None:
+        return None
+    joined = sorted(row.memberships_json, key=lambda item: item[0])
+    given = sorted(row.consents_json, key=lambda item: item[0])
+    return ContactDetails(
+        contact=_contact(row),
+        memberships=[Membership(m[0], _utc(m[1]), bool(m[2])) for m in joined],
+        consents=[
+            MemberConsent(c[1], c[2], c[3], c[4], c[5], _utc(c[6]), _utc(c[7])) for c in given
+        ],
+    )
+
+
+def _utc(text: str | None) -> datetime | None:
+    """Timestamps inside JSON come back as text: ISO with offset (PostgreSQL) or naive UTC."""
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def find_by_any(
@@ -165,31 +275,42 @@ def find_many(conn: Connection, account_id: int, contact_ids: list[int]) -> dict
     return {row.id: _contact(row) for row in rows}
 
 
+_MEMBERSHIPS_OF = (
+    select(
+        list_members.c.contact_id,
+        list_members.c.list_id,
+        list_members.c.joined_at,
+        list_members.c.is_admin,
+    )
+    .join(mailing_lists, mailing_lists.c.id == list_members.c.list_id)
+    .where(
+        list_members.c.account_id == bindparam("account_id"),
+        list_members.c.contact_id.in_(bindparam("ids", expanding=True)),
+        list_members.c.status == MembershipStatus.ACTIVE.value,
+        mailing_lists.c.deleted_at.is_(None),
+    )
+    .order_by(list_members.c.list_id)
+)
+
+_CONSENTS_OF = (
+    select(member_consents)
+    .where(
+        member_consents.c.account_id == bindparam("account_id"),
+        member_consents.c.contact_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(member_consents.c.id)
+)
+
+
 def memberships_of(
     conn: Connection, account_id: int, contact_ids: list[int]
 ) -> dict[int, list[Membership]]:
     """Active memberships in lists that still exist, by contact."""
     grouped: dict[int, list[Membership]] = {cid: [] for cid in contact_ids}
-    if not contact_ids:
-        return grouped
-    rows = conn.execute(
-        select(
-            list_members.c.contact_id,
-            list_members.c.list_id,
-            list_members.c.joined_at,
-            list_members.c.is_admin,
-        )
-        .join(mailing_lists, mailing_lists.c.id == list_members.c.list_id)
-        .where(
-            list_members.c.account_id == account_id,
-            list_members.c.contact_id.in_(contact_ids),
-            list_members.c.status == MembershipStatus.ACTIVE.value,
-            mailing_lists.c.deleted_at.is_(None),
-        )
-        .order_by(list_members.c.list_id)
-    )
-    for r in rows:
-        grouped[r.contact_id].append(Membership(r.list_id, r.joined_at, r.is_admin))
+    if contact_ids:
+        rows = conn.execute(_MEMBERSHIPS_OF, {"account_id": account_id, "ids": contact_ids})
+        for r in rows:
+            grouped[r.contact_id].append(Membership(r.list_id, r.joined_at, r.is_admin))
     return grouped
 
 
@@ -197,28 +318,20 @@ def consents_of(
     conn: Connection, account_id: int, contact_ids: list[int]
 ) -> dict[int, list[MemberConsent]]:
     grouped: dict[int, list[MemberConsent]] = {cid: [] for cid in contact_ids}
-    if not contact_ids:
-        return grouped
-    rows = conn.execute(
-        select(member_consents)
-        .where(
-            member_consents.c.account_id == account_id,
-            member_consents.c.contact_id.in_(contact_ids),
-        )
-        .order_by(member_consents.c.id)
-    )
-    for r in rows:
-        grouped[r.contact_id].append(
-            MemberConsent(
-                consent_id=r.consent_type_id,
-                revision=r.revision,
-                lang=r.lang,
-                source=r.source,
-                source_data=r.source_data,
-                given_at=r.given_at,
-                revoked_at=r.revoked_at,
+    if contact_ids:
+        rows = conn.execute(_CONSENTS_OF, {"account_id": account_id, "ids": contact_ids})
+        for r in rows:
+            grouped[r.contact_id].append(
+                MemberConsent(
+                    consent_id=r.consent_type_id,
+                    revision=r.revision,
+                    lang=r.lang,
+                    source=r.source,
+                    source_data=r.source_data,
+                    given_at=r.given_at,
+                    revoked_at=r.revoked_at,
+                )
             )
-        )
     return grouped
 
 

@@ -76,8 +76,12 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A connection for reads only; on SQLite it takes no write lock."""
-        with self.engine.connect().execution_options(kirje_read_only=True) as connection:
+        """A connection for reads only: no write lock on SQLite, and on PostgreSQL no
+        BEGIN/ROLLBACK round trips (autocommit), which a short lookup cannot afford."""
+        options: dict = {"kirje_read_only": True}
+        if self.backend == "postgresql":
+            options["isolation_level"] = "AUTOCOMMIT"
+        with self.engine.connect().execution_options(**options) as connection:
             yield connection
             connection.rollback()
 

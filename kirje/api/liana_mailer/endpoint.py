@@ -10,7 +10,13 @@ import orjson
 
 from kirje.api.auth import SignatureVerifier, SignedRequest
 from kirje.api.liana_mailer.dispatch import V1Method, positional_arguments
-from kirje.api.liana_mailer.v1.routes import ALIASES, IMPLEMENTED, PLANNED, PLANNED_ALIASES
+from kirje.api.liana_mailer.v1.routes import (
+    ALIASES,
+    IMPLEMENTED,
+    INLINE_READS,
+    PLANNED,
+    PLANNED_ALIASES,
+)
 from kirje.api.liana_mailer.wire import (
     MalformedBody,
     NotAvailableYet,
@@ -36,8 +42,12 @@ class LianaMailerV1:
         for alias, name in ALIASES.items():
             self.methods[alias] = self.methods[name]
 
+    def runs_inline(self, method_name: str) -> bool:
+        return method_name in INLINE_READS
+
     def handle(self, method_name: str, request: SignedRequest) -> tuple[int, bytes]:
-        """Runs in a worker thread: the services it calls are synchronous."""
+        """Synchronous, as the services are: called in a worker thread, or inline for
+        the short reads of INLINE_READS."""
 
         def call(credential: ApiCredential) -> Any:
             method = self.method(method_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import anyio.to_thread
 from litestar import Request, Response, route
 from litestar.params import FromPath
@@ -10,13 +11,18 @@ from kirje.api.auth import signed_request_from_scope
 from kirje.api.liana_mailer.endpoint import LianaMailerV1
 
 
-def liana_mailer_routes(v1: LianaMailerV1) -> list:
+def liana_mailer_routes(v1: LianaMailerV1, threads: anyio.CapacityLimiter) -> list:
     # The official clients let the caller choose the verb; both sign the same way.
     @route("/api/v1/{method_name:str}", http_method=["POST", "GET"])
     async def v1_call(request: Request, method_name: FromPath[str]) -> Response:
         body = await request.body()
         signed = signed_request_from_scope(request.scope, body)
-        status, payload = await anyio.to_thread.run_sync(v1.handle, method_name, signed)
+        if v1.runs_inline(method_name):
+            status, payload = v1.handle(method_name, signed)
+        else:
+            status, payload = await anyio.to_thread.run_sync(
+                v1.handle, method_name, signed, limiter=threads
+            )
         return Response(payload, status_code=status, media_type="application/json")
 
     @route(["/api/v2/{resource:path}", "/api/v3/{resource:path}"], http_method=["POST", "GET"])
@@ -24,7 +30,9 @@ def liana_mailer_routes(v1: LianaMailerV1) -> list:
         body = await request.body()
         signed = signed_request_from_scope(request.scope, body)
         path = request.url.path
-        status, payload = await anyio.to_thread.run_sync(v1.handle_unbuilt, path, signed)
+        status, payload = await anyio.to_thread.run_sync(
+            v1.handle_unbuilt, path, signed, limiter=threads
+        )
         return Response(payload, status_code=status, media_type="application/json")
 
     return [v1_call, unbuilt_call]

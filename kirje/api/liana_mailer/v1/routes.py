@@ -41,6 +41,24 @@ IMPLEMENTED: dict[str, Callable] = {
     "getMailingListMemberCount": mailinglists.get_mailing_list_member_count,
 }
 
+# Methods whose whole work is one short indexed read: they run on the event loop, because
+# a hop to a worker thread costs more than the read (and reads never wait on locks: MVCC on
+# PostgreSQL, WAL on SQLite). Everything else runs in the bounded thread pool.
+INLINE_READS: frozenset[str] = frozenset(
+    {
+        "echoMessage",
+        "getCustomer",
+        "getCustomerProperties",
+        "getRecipient",
+        "getRecipientByEmail",
+        "getRecipientBySMS",
+        "getMailingList",
+        "getMailingListMemberCount",
+        "getConsentTypes",
+        "getConsentTypesBySite",
+    }
+)
+
 # Other names real clients use for the same methods.
 ALIASES: dict[str, str] = {
     "revokeMemberConsent": "revokeConsent",
