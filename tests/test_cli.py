@@ -105,3 +105,49 @@ def _wait_for(url: str) -> dict:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_serve_replaces_a_worker_that_dies(data_dir: Path) -> None:
+    import signal
+
+    import psutil
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [KIRJE, "serve", "--port", str(port), "--workers", "2"],
+        env=_environment(data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/health")
+        workers = _workers(psutil.Process(server.pid), 2)
+        os.kill(workers[0].pid, signal.SIGKILL)
+        replaced = _workers(psutil.Process(server.pid), 2, without=workers[0].pid)
+        assert workers[0].pid not in {w.pid for w in replaced}
+        assert _wait_for(f"http://127.0.0.1:{port}/health")["status"] == "ok"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assert (
+        not psutil.pid_exists(workers[1].pid) or psutil.Process(workers[1].pid).status() == "zombie"
+    )
+
+
+def _workers(parent, count: int, without: int | None = None) -> list:
+    """The serving children (the spawn helper process of multiprocessing is not one)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = [
+            c
+            for c in parent.children()
+            if c.pid != without
+            and c.is_running()
+            and "resource_tracker" not in " ".join(c.cmdline())
+        ]
+        if len(children) == count:
+            return children
+        time.sleep(0.2)
+    raise AssertionError(f"expected {count} workers, found {parent.children()}")
