@@ -8,6 +8,7 @@ import sys
 
 import typer
 
+from kirje.domain.errors import KirjeError
 from kirje.services.system import System
 from kirje.settings import Settings
 
@@ -97,6 +98,23 @@ def bench_api(
         raise typer.BadParameter("one of auto, wrk, python", param_hint="--load")
     options = ApiBenchOptions(seconds, workers, recipients, load, connections)
     sys.stdout.write(json.dumps(run_api_bench(options)) + "\n")
+
+
+@account_app.command("set-rate-limit")
+def account_set_rate_limit(
+    user_id: int = typer.Argument(..., help="The API user id."),
+    per_second: int = typer.Argument(..., help="Requests per second allowed."),
+) -> None:
+    """Change one API user's request rate limit (LianaMailer's default is 4 per second)."""
+    system = _system()
+    try:
+        system.accounts.set_rate_limit(user_id, per_second)
+    except KirjeError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        system.close()
+    typer.echo(f"API user {user_id}: {per_second} requests per second", err=True)
 
 
 def main() -> None:  # pragma: no cover

@@ -151,3 +151,22 @@ def _workers(parent, count: int, without: int | None = None) -> list:
             return children
         time.sleep(0.2)
     raise AssertionError(f"expected {count} workers, found {parent.children()}")
+
+
+def test_set_rate_limit_changes_one_users_limit(data_dir: Path) -> None:
+    env = _environment(data_dir)
+    run = dict(env=env, capture_output=True, text=True, timeout=60)
+    created = json.loads(subprocess.run([KIRJE, "account", "create", "--name", "R"], **run).stdout)
+    user_id = str(created["liana"]["user_id"])
+    assert (
+        subprocess.run([KIRJE, "account", "set-rate-limit", user_id, "25"], **run).returncode == 0
+    )
+    from kirje.services.system import System
+    from kirje.settings import Settings
+
+    system = System.open(Settings(data_dir=data_dir))
+    assert system.accounts.load_credential(int(user_id)).rate_limit_per_second == 25
+    system.close()
+    refused = subprocess.run([KIRJE, "account", "set-rate-limit", "999999", "5"], **run)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == "error: API user 999999 not found"

@@ -22,17 +22,14 @@ APP = "kirje.api.app:create_app"
 BACKLOG = 2048
 
 
-def _config(**extra) -> uvicorn.Config:
-    return uvicorn.Config(
-        APP,
-        factory=True,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        backlog=BACKLOG,
-        **extra,
-    )
+_OPTIONS = dict(
+    factory=True,
+    loop="uvloop",
+    http="httptools",
+    access_log=False,
+    log_level="warning",
+    backlog=BACKLOG,
+)
 
 
 def _reuse_port_socket(host: str, port: int) -> socket.socket:
@@ -48,25 +45,15 @@ def _reuse_port_socket(host: str, port: int) -> socket.socket:
 
 def _run_worker(host: str, port: int) -> None:
     sock = _reuse_port_socket(host, port)
-    uvicorn.Server(_config()).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(APP, **_OPTIONS)).run(sockets=[sock])
 
 
 def serve(host: str, port: int, workers: int) -> None:
-    if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.run(
-            APP,
-            factory=True,
-            host=host,
-            port=port,
-            workers=max(workers, 1),
-            loop="uvloop",
-            http="httptools",
-            access_log=False,
-            log_level="warning",
-            backlog=BACKLOG,
-        )
-        return
-    _supervise(host, port, workers)
+    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+        _supervise(host, port, workers)
+    else:
+        # One process, or a platform without SO_REUSEPORT: uvicorn's own process manager.
+        uvicorn.run(APP, host=host, port=port, workers=workers, **_OPTIONS)
 
 
 def _supervise(host: str, port: int, workers: int) -> None:

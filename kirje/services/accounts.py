@@ -111,6 +111,8 @@ class Accounts:
         if per_second < 1:
             raise Invalid("rate limit must be at least 1 request per second")
         with self.db.transaction() as conn:
+            if account_store.find_api_user(conn, user_id) is None:
+                raise NotFound(f"API user {user_id} not found")
             account_store.update_api_user(
                 conn, user_id, self.clock(), rate_limit_per_second=per_second
             )
