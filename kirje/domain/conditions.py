@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -70,9 +71,14 @@ def parse_condition(text: str) -> ListCondition:
     return ListCondition(tuple(clauses), document.enabled, text)
 
 
+def _comma_separated(text: str) -> list[str]:
+    """'a, "b, c", d' -> ['a', 'b, c', 'd']: the csv module, so quoted commas stay inside."""
+    return next(csv.reader([text], skipinitialspace=True), [])
+
+
 def _clause_value(index: int, operator: Operator, value) -> str | tuple[str, ...]:
     if operator is Operator.IN:
-        items = value if isinstance(value, list) else str(value).split(",")
+        items = value if isinstance(value, list) else _comma_separated(str(value))
         cleaned = tuple(str(item).strip() for item in items)
         if not cleaned or not all(cleaned):
             raise Invalid(f"conditions[{index}]: 'in' needs a non-empty list of values")

@@ -105,8 +105,7 @@ class Lists:
 
     def member_count(self, list_id: int) -> int:
         with self.scope.db.reading() as conn:
-            self._static(conn, list_id)
-            return list_store.count_members(conn, self._account_id, list_id)
+            return list_store.count_members(conn, self._account_id, self._readable(conn, list_id))
 
     def members(
         self,
@@ -121,11 +120,10 @@ class Lists:
         if offset < 0 or (limit is not None and limit < 0):
             raise Invalid("offset and count must not be negative")
         with self.scope.db.reading() as conn:
-            self._static(conn, list_id)
             ids = list_store.member_page(
                 conn,
                 self._account_id,
-                list_id,
+                self._readable(conn, list_id),
                 offset=offset,
                 limit=limit,
                 order_by=order_by or "id",
@@ -196,11 +194,11 @@ class Lists:
             raise NotFound(f"mailing list {list_id} not found")
         return found
 
-    def _static(self, conn: Connection, list_id: int) -> MailingList:
+    def _readable(self, conn: Connection, list_id: int) -> MailingList:
         found = self._get(conn, list_id)
-        if found.kind is not ListKind.STATIC:
-            # Dynamic membership is computed from the condition (contact API issue).
-            raise Invalid(f"members of {found.kind.value} list {list_id} are not available yet")
+        if found.kind is ListKind.SEGMENT:
+            # Segment membership comes from LianaAutomation segments (automation issue).
+            raise Invalid(f"members of segment list {list_id} are not available yet")
         return found
 
     def _site_id(self, conn: Connection, domain: str | None, is_self_service: bool) -> int | None:

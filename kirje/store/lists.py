@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, exists, false, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
+from kirje.domain.conditions import parse_condition
 from kirje.domain.lists import ListKind, MailingList, MembershipStatus
+from kirje.store.conditions import condition_clause
 from kirje.store.schema import contacts, list_members, mailing_lists
 
 ACTIVE = MembershipStatus.ACTIVE.value
@@ -59,15 +62,31 @@ def _active_members(account_id: int):
     )
 
 
-def count_members(conn: Connection, account_id: int, list_id: int, *, with_sms=False) -> int:
-    query = (
-        select(func.count())
+def _member_ids(account_id: int, mailing_list: MailingList) -> Select:
+    """The ids of a list's members: stored memberships for a static list, the condition
+    evaluated over the account's contacts for a dynamic one (computed on read, never cached)."""
+    if mailing_list.kind is ListKind.DYNAMIC and mailing_list.condition:
+        return select(contacts.c.id).where(
+            contacts.c.account_id == account_id,
+            contacts.c.deleted_at.is_(None),
+            condition_clause(parse_condition(mailing_list.condition)),
+        )
+    if mailing_list.kind is not ListKind.STATIC:
+        return select(contacts.c.id).where(false())
+    return (
+        select(contacts.c.id)
         .select_from(list_members.join(contacts, contacts.c.id == list_members.c.contact_id))
-        .where(_active_members(account_id), list_members.c.list_id == list_id)
+        .where(_active_members(account_id), list_members.c.list_id == mailing_list.id)
     )
+
+
+def count_members(
+    conn: Connection, account_id: int, mailing_list: MailingList, *, with_sms=False
+) -> int:
+    members = _member_ids(account_id, mailing_list)
     if with_sms:
-        query = query.where(contacts.c.sms.is_not(None))
-    return conn.execute(query).scalar_one()
+        members = members.where(contacts.c.sms.is_not(None))
+    return conn.execute(select(func.count()).select_from(members.subquery())).scalar_one()
 
 
 def find_list(
@@ -81,8 +100,11 @@ def find_list(
     row = conn.execute(query).first()
     if row is None:
         return None
-    sms_count = count_members(conn, account_id, list_id, with_sms=True) if with_sms else None
-    return _mailing_list(row, count_members(conn, account_id, list_id), sms_count)
+    found = _mailing_list(row)
+    sms_count = count_members(conn, account_id, found, with_sms=True) if with_sms else None
+    return replace(
+        found, member_count=count_members(conn, account_id, found), sms_member_count=sms_count
+    )
 
 
 def all_lists(conn: Connection, account_id: int, *, include_deleted=False) -> list[MailingList]:
@@ -101,7 +123,13 @@ def all_lists(conn: Connection, account_id: int, *, include_deleted=False) -> li
     )
     if not include_deleted:
         query = query.where(mailing_lists.c.deleted_at.is_(None))
-    return [_mailing_list(row, row.member_count) for row in conn.execute(query)]
+    found = [_mailing_list(row, row.member_count) for row in conn.execute(query)]
+    return [
+        replace(m, member_count=count_members(conn, account_id, m))
+        if m.kind is ListKind.DYNAMIC
+        else m
+        for m in found
+    ]
 
 
 def membership_statuses(
@@ -184,7 +212,7 @@ def active_member_ids(conn: Connection, account_id: int, list_id: int) -> list[i
 def member_page(
     conn: Connection,
     account_id: int,
-    list_id: int,
+    mailing_list: MailingList,
     *,
     offset: int,
     limit: int | None,
@@ -193,11 +221,7 @@ def member_page(
     filter_text: str | None,
 ) -> list[int]:
     """Contact ids of a list's active members, ordered and filtered as LianaMailer pages them."""
-    query = (
-        select(contacts.c.id)
-        .select_from(list_members.join(contacts, contacts.c.id == list_members.c.contact_id))
-        .where(_active_members(account_id), list_members.c.list_id == list_id)
-    )
+    query = _member_ids(account_id, mailing_list)
     if filter_text:
         query = query.where(_matches_filter(conn, filter_text))
     sort_key = _sort_column(order_by)
