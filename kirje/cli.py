@@ -100,6 +100,16 @@ def bench_api(
     sys.stdout.write(json.dumps(run_api_bench(options)) + "\n")
 
 
+@bench_app.command("segment")
+def bench_segment(
+    contacts: int = typer.Option(100_000, min=1, help="Contacts to load with properties."),
+) -> None:
+    """Member count of a three-condition dynamic list, cold and warm, beside count(*)."""
+    from kirje.bench.segment import SegmentBenchOptions, run_segment_bench
+
+    sys.stdout.write(json.dumps(run_segment_bench(SegmentBenchOptions(contacts))) + "\n")
+
+
 @account_app.command("set-rate-limit")
 def account_set_rate_limit(
     user_id: int = typer.Argument(..., help="The API user id."),

@@ -51,3 +51,22 @@ def test_bench_api_prints_one_json_line(tmp_path: Path) -> None:
     assert result["throughput"] > 0
     assert result["baseline"] > 0
     assert result["errors"] == 0
+
+
+def test_bench_segment_prints_one_json_line_and_counts_agree(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIRJE_")}
+    env["KIRJE_DATA_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [KIRJE, "bench", "segment", "--contacts", "2000"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+    )
+    assert done.stdout.count("\n") == 1
+    result = json.loads(done.stdout)
+    assert result["scenario"] == "segment"
+    assert result["contacts"] == 2000
+    assert 0 < result["members"] < 2000
+    assert result["members"] == result["plain_sql_members"]

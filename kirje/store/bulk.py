@@ -1,0 +1,49 @@
+"""Bulk loads at the speed of each database's own bulk path: COPY on PostgreSQL,
+one executemany inside one transaction on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import orjson
+from sqlalchemy import Connection
+
+from kirje.store import contacts as contact_store
+
+COPY_CONTACTS = (
+    "COPY contacts (account_id, email, sms, properties, is_enabled, created_at, updated_at) "
+    "FROM STDIN"
+)
+SQLITE_BATCH = 10_000
+
+
+def load_contacts(
+    conn: Connection,
+    account_id: int,
+    rows: Iterable[tuple[str | None, str | None, dict[str, str]]],
+    now: datetime,
+) -> int:
+    """New contacts from (email, sms, properties) rows, already normalised; returns the count."""
+    if conn.dialect.name == "postgresql":
+        return _copy(conn, account_id, rows, now)
+    count, batch = 0, []
+    for email, sms, properties in rows:
+        batch.append({"email": email, "sms": sms, "properties": properties})
+        if len(batch) == SQLITE_BATCH:
+            contact_store.insert_contacts_bulk(conn, account_id, batch, now)
+            count, batch = count + len(batch), []
+    contact_store.insert_contacts_bulk(conn, account_id, batch, now)
+    return count + len(batch)
+
+
+def _copy(conn: Connection, account_id: int, rows, now: datetime) -> int:
+    count = 0
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(COPY_CONTACTS) as copy:
+        for email, sms, properties in rows:
+            copy.write_row(
+                (account_id, email, sms, orjson.dumps(properties).decode(), True, now, now)
+            )
+            count += 1
+    return count
