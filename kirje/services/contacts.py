@@ -67,6 +67,107 @@ class Contacts:
             raise NotFound(missing)
         return found
 
+    def find_id(self, email_or_sms: str) -> int | None:
+        """The id of the contact (deleted ones too) with this address or number, or None."""
+        text = (email_or_sms or "").strip()
+        try:
+            column, value = (
+                ("email", optional_email(text)) if "@" in text else ("sms", optional_sms(text))
+            )
+        except Invalid:
+            return None
+        if not value:
+            return None
+        with self.scope.db.reading() as conn:
+            found = contact_store.find_details(
+                conn, self._account_id, column, value, include_deleted=True
+            )
+        return found.contact.id if found else None
+
+    def is_enabled(self, identifier: int | str) -> bool:
+        """Whether the contact (by id, email or SMS number) may be mailed."""
+        if isinstance(identifier, int) or str(identifier).isdigit():
+            contact = self.get(int(identifier), include_deleted=True).contact
+        else:
+            contact_id = self.find_id(str(identifier))
+            if contact_id is None:
+                raise NotFound(f"recipient {identifier!r} not found")
+            contact = self.get(contact_id, include_deleted=True).contact
+        return contact.is_enabled and not contact.is_deleted
+
+    def enable(self, contact_id: int, *, reason: str | None = None) -> None:
+        """Brings a disabled or deleted contact back, by id."""
+        now = self.scope.clock()
+        with self.scope.db.transaction() as conn:
+            contact = contact_store.find_by_id(
+                conn, self._account_id, contact_id, include_deleted=True
+            )
+            if contact is None:
+                raise NotFound(f"recipient {contact_id} not found")
+            if contact.forgotten_at is not None:
+                raise Conflict("recipient was forgotten and cannot be enabled")
+            if not contact.is_enabled or contact.is_deleted:
+                contact_store.update_contact(
+                    conn, self._account_id, contact_id, now, is_enabled=True, deleted_at=None
+                )
+                self._event(conn, contact_id, EventType.REACTIVATED, data=_action(reason, None))
+
+    def update(
+        self,
+        email: str,
+        *,
+        sms: str | None = None,
+        properties: dict | None = None,
+        reason: str | None = None,
+        origin: str | None = None,
+        create: bool = False,
+    ) -> int:
+        """Updates what is given (nothing can be unset); creates the contact when asked to."""
+        address = optional_email(email)
+        if not address:
+            raise Invalid("recipient email is required")
+        number = optional_sms(sms)
+        with self.scope.db.transaction() as conn:
+            values = resolve_property_values(conn, self._account_id, properties or {})
+            contact = contact_store.find_by_email(conn, self._account_id, address)
+            if contact is None:
+                if not create:
+                    raise NotFound(f"recipient {email!r} not found")
+                return self._insert(conn, address, number, values, False, reason, origin)
+            self._change(
+                conn,
+                contact,
+                sms=number or KEEP,
+                properties=values,
+                reason=reason,
+                origin=origin,
+            )
+            return contact.id
+
+    def leave_list(
+        self,
+        contact_id: int,
+        list_id: int,
+        *,
+        by_contact: bool,
+        reason: str | None = None,
+        origin: str | None = None,
+    ) -> None:
+        with self.scope.db.transaction() as conn:
+            if contact_store.find_by_id(conn, self._account_id, contact_id) is None:
+                raise NotFound(f"recipient {contact_id} not found")
+            memberships.joinable_list(conn, self._account_id, list_id)
+            memberships.leave(
+                conn,
+                self._account_id,
+                [contact_id],
+                [list_id],
+                now=self.scope.clock(),
+                by_contact=by_contact,
+                reason=reason,
+                origin=origin,
+            )
+
     # Creating and changing
 
     def create(

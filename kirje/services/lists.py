@@ -117,13 +117,25 @@ class Lists:
         descending: bool = False,
         filter_text: str | None = None,
     ) -> list[ContactDetails]:
+        return self._page(list_id, offset, limit, order_by, descending, filter_text)
+
+    def _page(
+        self,
+        list_id: int | None,
+        offset: int,
+        limit: int | None,
+        order_by: str,
+        descending: bool,
+        filter_text: str | None,
+    ) -> list[ContactDetails]:
         if offset < 0 or (limit is not None and limit < 0):
             raise Invalid("offset and count must not be negative")
         with self.scope.db.reading() as conn:
+            mailing_list = None if list_id is None else self._readable(conn, list_id)
             ids = list_store.member_page(
                 conn,
                 self._account_id,
-                self._readable(conn, list_id),
+                mailing_list,
                 offset=offset,
                 limit=limit,
                 order_by=order_by or "id",
@@ -132,6 +144,43 @@ class Lists:
             )
             found = contact_store.find_many(conn, self._account_id, ids)
             return contact_store.details_of(conn, self._account_id, [found[i] for i in ids])
+
+    def all_contacts(
+        self,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        order_by: str = "id",
+        descending: bool = False,
+        filter_text: str | None = None,
+    ) -> list[ContactDetails]:
+        """Every contact of the account that is not deleted, paged like list members."""
+        return self._page(None, offset, limit, order_by, descending, filter_text)
+
+    def truncate(self, list_id: int) -> None:
+        """Ends every active membership; those who left on their own stay left."""
+        now = self.scope.clock()
+        with self.scope.db.transaction() as conn:
+            memberships.joinable_list(conn, self._account_id, list_id)
+            members = list_store.active_member_ids(conn, self._account_id, list_id)
+            memberships.leave(conn, self._account_id, members, [list_id], now=now, by_contact=False)
+
+    def hide(self, list_id: int) -> None:
+        with self.scope.db.transaction() as conn:
+            self._get(conn, list_id)
+            list_store.update_list(conn, self._account_id, list_id, is_hidden=True)
+
+    def set_condition(self, list_id: int, condition: str | None) -> str | None:
+        """Replaces a dynamic list's condition; returns it as stored."""
+        with self.scope.db.transaction() as conn:
+            found = self._get(conn, list_id)
+            if found.kind is not ListKind.DYNAMIC:
+                raise Invalid(f"mailing list {list_id} is {found.kind.value}: it has no condition")
+            if not condition:
+                raise Invalid("a dynamic list needs a condition")
+            parse_condition(condition)
+            list_store.update_list(conn, self._account_id, list_id, condition=condition)
+            return condition
 
     def join(
         self,

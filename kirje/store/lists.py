@@ -62,9 +62,14 @@ def _active_members(account_id: int):
     )
 
 
-def _member_ids(account_id: int, mailing_list: MailingList) -> Select:
+def _member_ids(account_id: int, mailing_list: MailingList | None) -> Select:
     """The ids of a list's members: stored memberships for a static list, the condition
-    evaluated over the account's contacts for a dynamic one (computed on read, never cached)."""
+    evaluated over the account's contacts for a dynamic one (computed on read, never cached);
+    every contact not deleted when there is no list."""
+    if mailing_list is None:
+        return select(contacts.c.id).where(
+            contacts.c.account_id == account_id, contacts.c.deleted_at.is_(None)
+        )
     if mailing_list.kind is ListKind.DYNAMIC and mailing_list.condition:
         return select(contacts.c.id).where(
             contacts.c.account_id == account_id,
@@ -212,7 +217,7 @@ def active_member_ids(conn: Connection, account_id: int, list_id: int) -> list[i
 def member_page(
     conn: Connection,
     account_id: int,
-    mailing_list: MailingList,
+    mailing_list: MailingList | None,
     *,
     offset: int,
     limit: int | None,

@@ -108,3 +108,11 @@ def positional_arguments(body: Any) -> list[Any]:
     if isinstance(body, list):
         return body
     return [body]
+
+
+def is_descending(sort: str | None) -> bool:
+    """LianaMailer's sort parameter: asc (the default) or desc."""
+    direction = (sort or "asc").lower()
+    if direction not in ("asc", "desc"):
+        raise Invalid("sort must be asc or desc")
+    return direction == "desc"

@@ -8,3 +8,7 @@ from kirje.api.liana_mailer.views import customer_view
 
 def get_customer(ctx: Call) -> dict:
     return customer_view(ctx.account(), ctx.sites.default())
+
+
+def get_customer_id(ctx: Call) -> int:
+    return ctx.account_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kirje.api.liana_mailer.dispatch import Call
+from kirje.api.liana_mailer.dispatch import Call, is_descending
 from kirje.api.liana_mailer.views import list_view, recipient_view
 from kirje.domain.errors import Invalid
 
@@ -75,15 +75,12 @@ def get_mailing_list_members(
     sort: str = "asc",
     filter: str | None = None,
 ) -> list[dict]:
-    direction = (sort or "asc").lower()
-    if direction not in ("asc", "desc"):
-        raise Invalid("sort must be asc or desc")
     members = ctx.lists.members(
         list_id,
         offset=offset,
         limit=num or None,
         order_by=order,
-        descending=direction == "desc",
+        descending=is_descending(sort),
         filter_text=filter,
     )
     return [recipient_view(m) for m in members]
@@ -91,3 +88,19 @@ def get_mailing_list_members(
 
 def get_mailing_list_member_count(ctx: Call, list_id: int) -> int:
     return ctx.lists.member_count(list_id)
+
+
+def truncate_mailing_list(ctx: Call, list_id: int) -> None:
+    ctx.lists.truncate(list_id)
+
+
+def hide_mailing_list(ctx: Call, list_id: int) -> None:
+    ctx.lists.hide(list_id)
+
+
+def get_mailing_list_condition(ctx: Call, list_id: int) -> str | None:
+    return ctx.lists.get(list_id).condition
+
+
+def edit_mailing_list_condition(ctx: Call, list_id: int, new_condition: str | None = None) -> str:
+    return ctx.lists.set_condition(list_id, new_condition)

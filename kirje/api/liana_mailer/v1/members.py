@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kirje.api.liana_mailer.dispatch import Call
+from kirje.api.liana_mailer.dispatch import Call, is_descending
 from kirje.api.liana_mailer.views import property_view, recipient_view
 from kirje.services.contacts import KEEP
 
@@ -214,3 +214,67 @@ def remove_recipient_from_mailing_list(
 ) -> bool:
     ctx.contacts.remove_from_list(recipient_id, list_id, reason=reason)
     return True
+
+
+def exists_recipient(ctx: Call, email_or_sms: str) -> int | bool:
+    # false, not null, when there is none: clients test the result for truthiness.
+    return ctx.contacts.find_id(email_or_sms) or False
+
+
+def enable_recipient(ctx: Call, id: int, reason: str | None = None) -> int:
+    ctx.contacts.enable(id, reason=reason)
+    return 1
+
+
+def is_recipient_enabled(ctx: Call, recipient: int | str, strict: bool = False) -> int:
+    return int(ctx.contacts.is_enabled(recipient) != strict)
+
+
+def update_recipient(
+    ctx: Call,
+    recipient_email: str,
+    recipient_sms: str | None = None,
+    properties: dict | None = None,
+    reason: str | None = None,
+    origin: str | None = None,
+    create: bool = False,
+) -> int:
+    return ctx.contacts.update(
+        recipient_email,
+        sms=recipient_sms,
+        properties=properties,
+        reason=reason,
+        origin=origin,
+        create=create,
+    )
+
+
+def get_recipients(
+    ctx: Call,
+    offset: int = 0,
+    num: int = 0,
+    order: str = "id",
+    sort: str = "asc",
+    filter: str | None = None,
+) -> list[dict]:
+    found = ctx.lists.all_contacts(
+        offset=offset,
+        limit=num or None,
+        order_by=order,
+        descending=is_descending(sort),
+        filter_text=filter,
+    )
+    return [recipient_view(d) for d in found]
+
+
+def leave_mailing_list(
+    ctx: Call,
+    list_id: int,
+    recipient_id: int,
+    reason: str | None = None,
+    admin: bool = True,
+    origin: str | None = None,
+) -> None:
+    ctx.contacts.leave_list(
+        recipient_id, list_id, by_contact=not admin, reason=reason, origin=origin
+    )

@@ -33,3 +33,16 @@ def create_site(ctx: Call, domain: str, settings: dict | None = None) -> str:
         welcome_delivery_id=settings.get("welcome") or None,
         consent_ids=[int(c) for c in consents],
     )
+
+
+def get_default_site(ctx: Call) -> dict:
+    return site_view(ctx.sites.default(), lists=ctx.lists.all(), properties=ctx.properties.all())
+
+
+def get_site_info(ctx: Call, site: str | None = None) -> dict:
+    """A site by domain; the default site when none is named."""
+    return get_site(ctx, site) if site else get_default_site(ctx)
+
+
+def get_all_sites(ctx: Call) -> list[dict]:
+    return sites(ctx)

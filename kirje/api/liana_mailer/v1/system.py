@@ -30,3 +30,8 @@ def get_consent_types(ctx: Call) -> list[dict]:
 
 def get_consent_types_by_site(ctx: Call, site: str) -> list[dict]:
     return site_consent_views(ctx.consents.for_site(site))
+
+
+def pingpong(ctx: Call, body: dict | None = None) -> dict:
+    # The one v1 call with a keyed body: {"ping": ...}.
+    return {"pong": (body or {}).get("ping")}

@@ -1,0 +1,104 @@
+"""More v1 methods over HTTP: existence checks, enabling, partial updates, listings, lists."""
+
+from __future__ import annotations
+
+import json
+
+from tests.liana_clients import LianaClient
+
+
+def test_exists_recipient_answers_an_id_or_false(client: LianaClient) -> None:
+    assert client.result("existsRecipient", ["nobody@example.com"]) is False
+    assert client.result("existsRecipient", ["not an address"]) is False
+    contact_id = client.result("createRecipient", ["x@example.com", "+358401234567"])
+    assert client.result("existsRecipient", ["X@example.com"]) == contact_id
+    assert client.result("existsRecipient", ["+358 40 1234567"]) == contact_id
+    client.result("deleteRecipient", [contact_id])
+    assert client.result("existsRecipient", ["x@example.com"]) == contact_id
+
+
+def test_enable_and_is_enabled(client: LianaClient) -> None:
+    contact_id = client.result("createRecipient", ["e@example.com"])
+    assert client.result("isRecipientEnabled", [contact_id]) == 1
+    assert client.result("isRecipientEnabled", ["e@example.com", True]) == 0
+    client.result("deleteRecipient", [contact_id, "asked"])
+    assert client.result("isRecipientEnabled", [str(contact_id)]) == 0
+    assert client.result("enableRecipient", [contact_id, "came back"]) == 1
+    assert client.result("isRecipientEnabled", ["e@example.com"]) == 1
+    assert client.call("isRecipientEnabled", ["ghost@example.com"])["succeed"] is False
+
+
+def test_update_recipient_changes_only_what_is_given(client: LianaClient) -> None:
+    missing = client.call("updateRecipient", ["u@example.com", None, {"firstname": "U"}])
+    assert missing["succeed"] is False and "not found" in missing["message"]
+    contact_id = client.result(
+        "updateRecipient", ["u@example.com", "+358401111111", {"firstname": "U"}, "r", "api", True]
+    )
+    assert (
+        client.result("updateRecipient", ["u@example.com", None, {"lastname": "V"}]) == contact_id
+    )
+    recipient = client.result("getRecipient", [contact_id])
+    assert recipient["recipient"]["sms"] == "+358401111111"
+    assert recipient["properties"] == {"firstname": "U", "lastname": "V"}
+
+
+def test_get_recipients_pages_the_account(client: LianaClient) -> None:
+    ids = [client.result("createRecipient", [f"r{i}@example.com"]) for i in range(5)]
+    client.result("deleteRecipient", [ids[0]])
+    page = client.result("getRecipients", [1, 2, "email", "desc"])
+    assert [r["recipient"]["email"] for r in page] == ["r3@example.com", "r2@example.com"]
+    assert len(client.result("getRecipients", [])) == 4
+    assert client.call("getRecipients", [0, 0, "id", "sideways"])["succeed"] is False
+
+
+def test_leaving_on_ones_own_sticks_and_truncate_keeps_them_out(client: LianaClient) -> None:
+    list_id = client.result("createMailingList", ["L"])
+    stays = client.result(
+        "createAndJoinRecipient", [None, "s@example.com", None, {}, 0, None, None, [list_id]]
+    )
+    leaves = client.result(
+        "createAndJoinRecipient", [None, "l@example.com", None, {}, 0, None, None, [list_id]]
+    )
+    client.result("leaveMailingList", [list_id, leaves, "bye", False])
+    client.result("joinMailingList", [list_id, [leaves]])
+    assert client.result("getMailingListMemberCount", [list_id]) == 1
+    client.result("truncateMailingList", [list_id])
+    assert client.result("getMailingListMemberCount", [list_id]) == 0
+    client.result("joinMailingList", [list_id, [stays, leaves]])
+    members = client.result("getMailingListMembers", [list_id])
+    assert [m["recipient"]["id"] for m in members] == [stays]
+
+
+def test_hide_and_condition_of_lists(client: LianaClient) -> None:
+    static = client.result("createMailingList", ["Static"])
+    client.result("hideMailingList", [static])
+    assert client.result("getMailingList", [static])["hidden"] is True
+    condition = json.dumps(
+        {"conditions": [{"name": "email", "condition": "begins", "value": "a"}], "enabled": True}
+    )
+    dynamic = client.result("createMailingList", ["Dynamic", "", False, condition])
+    assert client.result("getMailingListCondition", [dynamic]) == condition
+    changed = condition.replace('"a"', '"b"')
+    assert client.result("editMailingListCondition", [dynamic, changed]) == changed
+    client.result("createRecipient", ["bea@example.com"])
+    assert client.result("getMailingListMemberCount", [dynamic]) == 1
+    refused = client.call("editMailingListCondition", [static, changed])
+    assert refused["succeed"] is False and "static" in refused["message"]
+
+
+def test_customer_and_site_lookups(client: LianaClient) -> None:
+    customer = client.result("getCustomer")
+    assert client.result("getCustomerId") == customer["id"]
+    default = client.result("getDefaultSite")
+    assert default["domain"] == customer["default_site"] and default["default"] is True
+    assert client.result("getSiteInfo", [None]) == default
+    assert client.result("getSiteByName", [default["domain"]]) == default
+    assert client.result("getAllSites") == client.result("getSites") == client.result("sites")
+    assert client.call("getSiteInfo", ["nosuch.example"])["succeed"] is False
+
+
+def test_pingpong_takes_a_keyed_body(client: LianaClient) -> None:
+    assert client.raw("pingpong", '{"ping":"foo"}').json() == {
+        "succeed": True,
+        "result": {"pong": "foo"},
+    }
