@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -92,3 +94,12 @@ def optional_email(address: str | None) -> str | None:
 
 def optional_sms(number: str | None) -> str | None:
     return normalize_sms(number) if number else None
+
+
+CONFIRMATION_CODE_LENGTH = 10
+
+
+def new_confirmation_code() -> str:
+    """A code like LianaMailer's (letters only, e.g. bdeCyBcrkf), unguessable."""
+    alphabet = string.ascii_letters
+    return "".join(secrets.choice(alphabet) for _ in range(CONFIRMATION_CODE_LENGTH))

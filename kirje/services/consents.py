@@ -62,6 +62,31 @@ class Consents:
                 now=self.scope.clock(),
             )
 
+    def edit_type(self, consent_id: int, *, name: str, is_revokable: bool) -> None:
+        name = (name or "").strip()
+        if not name:
+            raise Invalid("consent name must not be empty")
+        with self.scope.db.transaction() as conn:
+            self._existing(conn, consent_id)
+            consent_store.update_consent_type(
+                conn, self.scope.account_id, consent_id, name=name, is_revokable=is_revokable
+            )
+
+    def delete_type(self, consent_id: int) -> None:
+        """Retires a consent type: sites stop asking for it; consents given stay on record."""
+        with self.scope.db.transaction() as conn:
+            self._existing(conn, consent_id)
+            site_store.detach_consent(conn, self.scope.account_id, consent_id)
+            consent_store.update_consent_type(
+                conn, self.scope.account_id, consent_id, deleted_at=self.scope.clock()
+            )
+
+    def _existing(self, conn, consent_id: int) -> ConsentType:
+        found = consent_store.find_consent_type(conn, self.scope.account_id, consent_id)
+        if found is None:
+            raise NotFound(f"consent {consent_id} not found")
+        return found
+
     def all(self) -> list[ConsentWithTexts]:
         with self.scope.db.reading() as conn:
             return self._with_texts(

@@ -7,7 +7,13 @@ from typing import Final
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from kirje.domain.contacts import Contact, ContactDetails, optional_email, optional_sms
+from kirje.domain.contacts import (
+    Contact,
+    ContactDetails,
+    new_confirmation_code,
+    optional_email,
+    optional_sms,
+)
 from kirje.domain.errors import Conflict, Invalid, NotFound
 from kirje.domain.events import EventType
 from kirje.services import memberships
@@ -167,6 +173,43 @@ class Contacts:
                 reason=reason,
                 origin=origin,
             )
+
+    def get_deleted(self, contact_id: int) -> ContactDetails:
+        details = self.get(contact_id, include_deleted=True)
+        if not details.contact.is_deleted:
+            raise NotFound(f"recipient {contact_id} is not deleted")
+        return details
+
+    def get_many(self, contact_ids: list[int]) -> list[ContactDetails]:
+        """The contacts among these ids that exist and are not deleted, in the order asked."""
+        with self.scope.db.reading() as conn:
+            found = contact_store.find_many(
+                conn, self._account_id, list(dict.fromkeys(contact_ids))
+            )
+            alive = [
+                found[i]
+                for i in dict.fromkeys(contact_ids)
+                if i in found and not found[i].is_deleted
+            ]
+            return contact_store.details_of(conn, self._account_id, alive)
+
+    def unassociated_count(self) -> int:
+        with self.scope.db.reading() as conn:
+            return contact_store.unassociated_count(conn, self._account_id)
+
+    def confirmation_code(self, contact_id: int, *, renew: bool) -> str:
+        """The contact's confirmation code, made (or made anew, with renew) when needed."""
+        with self.scope.db.transaction() as conn:
+            contact = contact_store.find_by_id(conn, self._account_id, contact_id)
+            if contact is None:
+                raise NotFound(f"recipient {contact_id} not found")
+            code = contact_store.confirmation_code_of(conn, self._account_id, contact_id)
+            if code is None or renew:
+                code = new_confirmation_code()
+                contact_store.update_contact(
+                    conn, self._account_id, contact_id, self.scope.clock(), confirmation_code=code
+                )
+            return code
 
     # Creating and changing
 

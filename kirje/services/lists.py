@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from kirje.domain.conditions import parse_condition
-from kirje.domain.contacts import ContactDetails
+from kirje.domain.contacts import ContactDetails, normalize_email
 from kirje.domain.errors import Invalid, NotFound
 from kirje.domain.events import EventType
 from kirje.domain.lists import ListKind, MailingList
@@ -164,6 +164,26 @@ class Lists:
             memberships.joinable_list(conn, self._account_id, list_id)
             members = list_store.active_member_ids(conn, self._account_id, list_id)
             memberships.leave(conn, self._account_id, members, [list_id], now=now, by_contact=False)
+
+    def unique_recipient_count(self, list_ids: list[int], adhoc_emails: list[str]) -> int:
+        addresses = [normalize_email(address) for address in adhoc_emails if address]
+        with self.scope.db.reading() as conn:
+            lists = [self._readable(conn, list_id) for list_id in dict.fromkeys(list_ids)]
+            return list_store.unique_member_count(conn, self._account_id, lists, addresses)
+
+    def set_self_service(self, list_id: int, is_self_service: bool) -> list[str]:
+        """Turns self-service on or off (off takes the list off its site); returns the
+        domains of the sites the list is offered on."""
+        with self.scope.db.transaction() as conn:
+            found = self._get(conn, list_id)
+            values: dict = {"is_self_service": is_self_service}
+            if not is_self_service:
+                values["site_id"] = None
+                site_store.detach_list(conn, self._account_id, list_id)
+            list_store.update_list(conn, self._account_id, list_id, **values)
+            sites = site_store.all_sites(conn, self._account_id)
+            offered = found.site_id if is_self_service else None
+            return [site.domain for site in sites if site.id == offered]
 
     def hide(self, list_id: int) -> None:
         with self.scope.db.transaction() as conn:

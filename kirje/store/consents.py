@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from kirje.domain.consents import ConsentText, ConsentType
 from kirje.store.schema import consent_texts, consent_types
@@ -119,3 +119,11 @@ def insert_revision(
         ],
     )
     return revision
+
+
+def update_consent_type(conn: Connection, account_id: int, consent_id: int, **values) -> None:
+    conn.execute(
+        update(consent_types)
+        .where(consent_types.c.account_id == account_id, consent_types.c.id == consent_id)
+        .values(**values)
+    )

@@ -256,6 +256,32 @@ def confirm_contacts(
     return ids
 
 
+def confirmation_code_of(conn: Connection, account_id: int, contact_id: int) -> str | None:
+    return conn.execute(
+        select(contacts.c.confirmation_code).where(
+            contacts.c.account_id == account_id, contacts.c.id == contact_id
+        )
+    ).scalar()
+
+
+def unassociated_count(conn: Connection, account_id: int) -> int:
+    """Contacts (not deleted) with no active membership in any list that still exists."""
+    member = (
+        select(1)
+        .select_from(list_members.join(mailing_lists, mailing_lists.c.id == list_members.c.list_id))
+        .where(
+            list_members.c.contact_id == contacts.c.id,
+            list_members.c.status == MembershipStatus.ACTIVE.value,
+            mailing_lists.c.deleted_at.is_(None),
+        )
+        .exists()
+    )
+    query = select(func.count()).where(
+        contacts.c.account_id == account_id, contacts.c.deleted_at.is_(None), ~member
+    )
+    return conn.execute(query).scalar_one()
+
+
 def existing_ids(conn: Connection, account_id: int, contact_ids: Iterable[int]) -> set[int]:
     wanted = list(set(contact_ids))
     if not wanted:

@@ -6,7 +6,20 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, and_, exists, false, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    distinct,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.engine import Row
 
 from kirje.domain.conditions import parse_condition
@@ -257,3 +270,22 @@ def _matches_filter(conn: Connection, filter_text: str):
         pairs = func.json_each(contacts.c.properties).table_valued("key", "value")
     any_property = exists(select(1).select_from(pairs).where(pairs.c.value == filter_text))
     return or_(contacts.c.email == filter_text.lower(), contacts.c.sms == filter_text, any_property)
+
+
+def unique_member_count(
+    conn: Connection, account_id: int, lists: list[MailingList], adhoc_emails: list[str]
+) -> int:
+    """Distinct contacts across the lists, plus the ad-hoc addresses none of them has."""
+    members = union(*(_member_ids(account_id, m) for m in lists)).subquery() if lists else None
+    counted = 0
+    covered: set[str] = set()
+    if members is not None:
+        counted = conn.execute(select(func.count(distinct(members.c.id)))).scalar_one()
+        if adhoc_emails:
+            rows = conn.execute(
+                select(contacts.c.email).where(
+                    contacts.c.id.in_(select(members.c.id)), contacts.c.email.in_(adhoc_emails)
+                )
+            )
+            covered = {row.email for row in rows}
+    return counted + len(set(adhoc_emails) - covered)

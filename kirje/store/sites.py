@@ -108,3 +108,12 @@ def set_site_consents(
                 for cid in consent_ids
             ],
         )
+
+
+def detach_consent(conn: Connection, account_id: int, consent_id: int) -> None:
+    conn.execute(
+        delete(site_consents).where(
+            site_consents.c.account_id == account_id,
+            site_consents.c.consent_type_id == consent_id,
+        )
+    )

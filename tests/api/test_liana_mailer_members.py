@@ -102,3 +102,57 @@ def test_pingpong_takes_a_keyed_body(client: LianaClient) -> None:
         "succeed": True,
         "result": {"pong": "foo"},
     }
+
+
+def test_consent_types_edit_and_retire(client: LianaClient) -> None:
+    site = client.result("getCustomer")["default_site"]
+    consent_id = client.result("createConsentType", ["Terms", False])
+    client.result("editConsentTranslation", [consent_id, "EN", "Terms", "Read them"])
+    assert client.result("editConsentType", [consent_id, "Terms v2", 1]) == 1
+    (listed,) = client.result("getConsentTypes")
+    assert (listed["name"], listed["is_revokable"]) == ("Terms v2", True)
+    assert client.result("deleteConsentType", [consent_id]) == 1
+    assert client.result("getConsentTypes") == []
+    assert client.result("getConsentTypesBySite", [site]) == []
+    assert client.call("deleteConsentType", [consent_id])["succeed"] is False
+
+
+def test_recipient_lists_counts_and_codes(client: LianaClient) -> None:
+    first = client.result("createMailingList", ["First"])
+    second = client.result("createMailingList", ["Second"])
+    a = client.result(
+        "createAndJoinRecipient", [None, "a@example.com", None, {}, 0, None, None, [first]]
+    )
+    b = client.result(
+        "createAndJoinRecipient", [None, "b@example.com", None, {}, 0, None, None, [first, second]]
+    )
+    loner = client.result("createRecipient", ["c@example.com"])
+    gone = client.result("createRecipient", ["d@example.com"])
+    client.result("deleteRecipient", [gone])
+
+    listed = client.result("getRecipientList", [[b, gone, 999999, a]])
+    assert [r["recipient"]["id"] for r in listed] == [b, a]
+    assert client.result("getDeletedRecipient", [gone])["recipient"]["deleted"] is True
+    assert client.call("getDeletedRecipient", [a])["succeed"] is False
+    assert client.result("getUnassociatedRecipientCount") == 1  # c; d is deleted
+    assert client.result("getUniqueRecipientCount", [[first, second], []]) == 2
+    adhocs = ["A@example.com", "new@example.com", "new@example.com"]
+    assert client.result("getUniqueRecipientCount", [[second], adhocs]) == 3
+
+    code = client.result("getRecipientConfirmationCode", [loner])
+    assert len(code) == 10 and code.isalpha()
+    assert client.result("getRecipientConfirmationCode", [loner]) == code
+    renewed = client.result("setConfirmationCode", [loner])
+    assert renewed != code and client.result("getRecipientConfirmationCode", [loner]) == renewed
+
+
+def test_self_service_and_server_details(client: LianaClient) -> None:
+    site = client.result("getCustomer")["default_site"]
+    list_id = client.result("createMailingList", ["Offered", "", True, None, site])
+    assert client.result("editMailingListSelfService", [list_id, True]) == [site]
+    assert client.result("editMailingListSelfservice", [list_id, False]) == []
+    assert client.result("getSiteInfo")["lists"] == []
+    details = client.result("getServerDetails")
+    assert details["server"] == "Kirje" and details["timezone"] == "Europe/Helsinki"
+    assert client.result("getDefaultDomainPostfix") == "kirje.local"
+    assert client.result("getPostfixes") == ["kirje.local"]

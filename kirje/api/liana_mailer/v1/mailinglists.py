@@ -104,3 +104,9 @@ def get_mailing_list_condition(ctx: Call, list_id: int) -> str | None:
 
 def edit_mailing_list_condition(ctx: Call, list_id: int, new_condition: str | None = None) -> str:
     return ctx.lists.set_condition(list_id, new_condition)
+
+
+def edit_mailing_list_self_service(
+    ctx: Call, list_id: int, self_service: bool = False
+) -> list[str]:
+    return ctx.lists.set_self_service(list_id, self_service)

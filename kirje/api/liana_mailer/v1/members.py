@@ -278,3 +278,29 @@ def leave_mailing_list(
     ctx.contacts.leave_list(
         recipient_id, list_id, by_contact=not admin, reason=reason, origin=origin
     )
+
+
+def get_recipient_list(ctx: Call, ids: list[int] | None = None) -> list[dict]:
+    return [recipient_view(d) for d in ctx.contacts.get_many(ids or [])]
+
+
+def get_deleted_recipient(ctx: Call, id: int) -> dict:
+    return recipient_view(ctx.contacts.get_deleted(id))
+
+
+def get_unassociated_recipient_count(ctx: Call) -> int:
+    return ctx.contacts.unassociated_count()
+
+
+def get_unique_recipient_count(
+    ctx: Call, lists: list[int] | None = None, adhocs: list[str] | None = None
+) -> int:
+    return ctx.lists.unique_recipient_count(lists or [], adhocs or [])
+
+
+def get_recipient_confirmation_code(ctx: Call, id: int) -> str:
+    return ctx.contacts.confirmation_code(id, renew=False)
+
+
+def set_confirmation_code(ctx: Call, recipient_id: int) -> str:
+    return ctx.contacts.confirmation_code(recipient_id, renew=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kirje.api.liana_mailer.dispatch import Call
 from kirje.api.liana_mailer.views import site_view
 from kirje.domain.errors import Invalid
+from kirje.services.accounts import DEFAULT_SITE_POSTFIX
 
 
 def sites(ctx: Call, include: dict | None = None, options: dict | None = None) -> list[dict]:
@@ -46,3 +47,11 @@ def get_site_info(ctx: Call, site: str | None = None) -> dict:
 
 def get_all_sites(ctx: Call) -> list[dict]:
     return sites(ctx)
+
+
+def get_default_domain_postfix(ctx: Call) -> str:
+    return DEFAULT_SITE_POSTFIX
+
+
+def get_postfixes(ctx: Call) -> list[str]:
+    return [DEFAULT_SITE_POSTFIX]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from kirje import __version__
 from kirje.api.liana_mailer.dispatch import Call
-from kirje.api.liana_mailer.views import consent_type_view, site_consent_views
+from kirje.api.liana_mailer.views import consent_type_view, local_time, site_consent_views
 
 
 def echo_message(ctx: Call, msg: Any = None) -> Any:
@@ -35,3 +37,24 @@ def get_consent_types_by_site(ctx: Call, site: str) -> list[dict]:
 def pingpong(ctx: Call, body: dict | None = None) -> dict:
     # The one v1 call with a keyed body: {"ping": ...}.
     return {"pong": (body or {}).get("ping")}
+
+
+def delete_consent_type(ctx: Call, consent_id: int) -> int:
+    ctx.consents.delete_type(consent_id)
+    return 1
+
+
+def edit_consent_type(ctx: Call, consent_id: int, name: str, is_revokable: bool) -> int:
+    # The seed describes the third parameter as "Consent revision" but names it
+    # is_revokable; read as the flag its name says.
+    ctx.consents.edit_type(consent_id, name=name, is_revokable=is_revokable)
+    return 1
+
+
+def get_server_details(ctx: Call) -> dict:
+    return {
+        "server": "Kirje",
+        "version": __version__,
+        "time": local_time(datetime.now(UTC)),
+        "timezone": "Europe/Helsinki",
+    }
