@@ -77,6 +77,8 @@ def check_property_name(name: str) -> str:
         raise Invalid("property name must not be empty")
     if len(cleaned) > MAX_PROPERTY_NAME_LENGTH:
         raise Invalid(f"property name is longer than {MAX_PROPERTY_NAME_LENGTH} characters")
+    if '"' in cleaned or "\\" in cleaned:
+        raise Invalid('property name must not contain " or \\')
     if cleaned.lower() in RESERVED_PROPERTY_NAMES:
         raise Invalid(f"property name {cleaned!r} is reserved")
     return cleaned

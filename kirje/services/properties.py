@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from kirje.domain.errors import Conflict, Invalid
+from kirje.domain.errors import Conflict, Invalid, NotFound
 from kirje.domain.properties import (
     Property,
     PropertyDatatype,
@@ -68,6 +68,24 @@ class Properties:
                 )
             except IntegrityError:
                 raise Conflict(f"property {name!r} already exists") from None
+
+    def rename(self, old_name: str, new_name: str) -> None:
+        new_name = check_property_name(new_name)
+        with self.scope.db.transaction() as conn:
+            defined = {p.name for p in property_store.all_properties(conn, self.scope.account_id)}
+            if old_name not in defined:
+                raise NotFound(f"property {old_name!r} not found")
+            if new_name != old_name and new_name.lower() in {n.lower() for n in defined}:
+                raise Conflict(f"property {new_name!r} already exists")
+            property_store.rename_property(conn, self.scope.account_id, old_name, new_name)
+
+    def delete(self, name: str) -> None:
+        """Removes the property and every contact's value of it."""
+        with self.scope.db.transaction() as conn:
+            defined = {p.name for p in property_store.all_properties(conn, self.scope.account_id)}
+            if name not in defined:
+                raise NotFound(f"property {name!r} not found")
+            property_store.delete_property(conn, self.scope.account_id, name)
 
 
 def _enum(kind, value: str, what: str):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from kirje.domain.properties import Property, PropertyDatatype, PropertyType
-from kirje.store.schema import properties
+from kirje.store.schema import contacts, properties
 
 
 def insert_property(conn: Connection, *, account_id: int, now: datetime, **values) -> int:
@@ -47,3 +47,53 @@ def next_position(conn: Connection, account_id: int) -> int:
         select(func.max(properties.c.position)).where(properties.c.account_id == account_id)
     ).scalar()
     return (highest or 0) + 1
+
+
+def _path(name: str) -> str:
+    # SQLite JSON path of one key; names cannot hold a double quote (check_property_name).
+    return f'$."{name}"'
+
+
+def rename_property(conn: Connection, account_id: int, old: str, new: str) -> None:
+    """Renames the definition and moves the value in every contact, in one statement each."""
+    conn.execute(
+        update(properties)
+        .where(properties.c.account_id == account_id, properties.c.name == old)
+        .values(name=new, visible_name=new)
+    )
+    values = contacts.c.properties
+    if conn.dialect.name == "postgresql":
+        moved = values.op("-")(bindparam("old", old)).op("||")(
+            func.jsonb_build_object(bindparam("new", new), values.op("->")(bindparam("key", old)))
+        )
+        holds = values.op("?", is_comparison=True)(bindparam("has", old))
+    else:
+        old_path = bindparam("old_path", _path(old))
+        moved = func.json_set(
+            func.json_remove(values, old_path),
+            bindparam("new_path", _path(new)),
+            func.json_extract(values, bindparam("extract_path", _path(old))),
+        )
+        holds = func.json_type(values, bindparam("type_path", _path(old))).is_not(None)
+    conn.execute(
+        update(contacts).where(contacts.c.account_id == account_id, holds).values(properties=moved)
+    )
+
+
+def delete_property(conn: Connection, account_id: int, name: str) -> None:
+    """Drops the definition and the value from every contact."""
+    conn.execute(
+        delete(properties).where(properties.c.account_id == account_id, properties.c.name == name)
+    )
+    values = contacts.c.properties
+    if conn.dialect.name == "postgresql":
+        emptied = values.op("-")(bindparam("name", name))
+        holds = values.op("?", is_comparison=True)(bindparam("has", name))
+    else:
+        emptied = func.json_remove(values, bindparam("path", _path(name)))
+        holds = func.json_type(values, bindparam("type_path", _path(name))).is_not(None)
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.account_id == account_id, holds)
+        .values(properties=emptied)
+    )

@@ -156,3 +156,30 @@ def test_self_service_and_server_details(client: LianaClient) -> None:
     assert details["server"] == "Kirje" and details["timezone"] == "Europe/Helsinki"
     assert client.result("getDefaultDomainPostfix") == "kirje.local"
     assert client.result("getPostfixes") == ["kirje.local"]
+
+
+def test_rename_and_delete_a_property_across_contacts(client: LianaClient) -> None:
+    client.result("createCustomerProperty", ["shoe size", "FI"])
+    ids = [
+        client.result(
+            "createRecipient", [f"p{i}@example.com", None, {"shoe size": 40 + i, "firstname": "F"}]
+        )
+        for i in range(3)
+    ]
+    bare = client.result("createRecipient", ["bare@example.com"])
+    assert client.result("renameCustomerProperty", ["shoe size", "Kengänkoko", "FI"]) is None
+    assert client.result("getRecipient", [ids[2]])["properties"] == {
+        "firstname": "F",
+        "Kengänkoko": "42",
+    }
+    assert client.result("getRecipient", [bare])["properties"] == {}
+    names = {p["name"] for p in client.result("getCustomerProperties")}
+    assert "Kengänkoko" in names and "shoe size" not in names
+    clash = client.call("renameCustomerProperty", ["Kengänkoko", "firstname", "FI"])
+    assert clash["succeed"] is False and "already exists" in clash["message"]
+    assert client.call("renameCustomerProperty", ["nope", "x", "FI"])["succeed"] is False
+    assert client.call("createCustomerProperty", ['say "hi"', "FI"])["succeed"] is False
+
+    assert client.result("deleteCustomerProperty", ["Kengänkoko", "FI"]) is None
+    assert client.result("getRecipient", [ids[0]])["properties"] == {"firstname": "F"}
+    assert "Kengänkoko" not in {p["name"] for p in client.result("getCustomerProperties")}

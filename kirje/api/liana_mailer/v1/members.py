@@ -304,3 +304,11 @@ def get_recipient_confirmation_code(ctx: Call, id: int) -> str:
 
 def set_confirmation_code(ctx: Call, recipient_id: int) -> str:
     return ctx.contacts.confirmation_code(recipient_id, renew=True)
+
+
+def rename_customer_property(ctx: Call, old_name: str, new_name: str, language: str) -> None:
+    ctx.properties.rename(old_name, new_name)
+
+
+def delete_customer_property(ctx: Call, name: str, language: str | None = None) -> None:
+    ctx.properties.delete(name)

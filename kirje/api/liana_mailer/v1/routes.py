@@ -67,6 +67,8 @@ IMPLEMENTED: dict[str, Callable] = {
     "getUniqueRecipientCount": members.get_unique_recipient_count,
     "getRecipientConfirmationCode": members.get_recipient_confirmation_code,
     "setConfirmationCode": members.set_confirmation_code,
+    "renameCustomerProperty": members.rename_customer_property,
+    "deleteCustomerProperty": members.delete_customer_property,
 }
 
 # Methods whose whole work is one short indexed read: they run on the event loop, because
@@ -114,7 +116,6 @@ PLANNED: frozenset[str] = frozenset(
         "cancelRelatedDelivery",
         "checkEmailsForAllowedDomains",
         "confirmRecipient",
-        "deleteCustomerProperty",
         "deleteMailingListExternalId",
         "deleteSite",
         "findListByExternalId",
@@ -179,7 +180,6 @@ PLANNED: frozenset[str] = frozenset(
         "memberHistoryUpdate",
         "memberHistoryUpdateStatus",
         "queryRecipients",
-        "renameCustomerProperty",
         "requestMemberHistoryUpdate",
         "requestTargetGroup",
         "rescheduleDeliveryToMailingList",
