@@ -16,12 +16,14 @@ from kirje.domain.contacts import (
 )
 from kirje.domain.errors import Conflict, Invalid, NotFound
 from kirje.domain.events import EventType
+from kirje.domain.lists import EVERYONE, MemberPage
 from kirje.services import memberships
 from kirje.services.base import AccountScope
 from kirje.services.properties import resolve_property_values
 from kirje.store import consents as consent_store
 from kirje.store import contacts as contact_store
 from kirje.store import events as event_store
+from kirje.store import lists as list_store
 from kirje.store import queued_mails
 from kirje.store import sites as site_store
 
@@ -183,15 +185,15 @@ class Contacts:
     def get_many(self, contact_ids: list[int]) -> list[ContactDetails]:
         """The contacts among these ids that exist and are not deleted, in the order asked."""
         with self.scope.db.reading() as conn:
-            found = contact_store.find_many(
-                conn, self._account_id, list(dict.fromkeys(contact_ids))
+            return contact_store.details_by_ids(
+                conn, self._account_id, contact_ids, include_deleted=False
             )
-            alive = [
-                found[i]
-                for i in dict.fromkeys(contact_ids)
-                if i in found and not found[i].is_deleted
-            ]
-            return contact_store.details_of(conn, self._account_id, alive)
+
+    def listing(self, page: MemberPage = EVERYONE) -> list[ContactDetails]:
+        """Every contact of the account that is not deleted, paged like list members."""
+        with self.scope.db.reading() as conn:
+            ids = list_store.member_page(conn, self._account_id, None, page)
+            return contact_store.details_by_ids(conn, self._account_id, ids, include_deleted=False)
 
     def unassociated_count(self) -> int:
         with self.scope.db.reading() as conn:

@@ -8,7 +8,7 @@ from kirje.domain.conditions import parse_condition
 from kirje.domain.contacts import ContactDetails, normalize_email
 from kirje.domain.errors import Invalid, NotFound
 from kirje.domain.events import EventType
-from kirje.domain.lists import ListKind, MailingList
+from kirje.domain.lists import EVERYONE, ListKind, MailingList, MemberPage
 from kirje.services import memberships
 from kirje.services.base import AccountScope
 from kirje.store import contacts as contact_store
@@ -107,55 +107,11 @@ class Lists:
         with self.scope.db.reading() as conn:
             return list_store.count_members(conn, self._account_id, self._readable(conn, list_id))
 
-    def members(
-        self,
-        list_id: int,
-        *,
-        offset: int = 0,
-        limit: int | None = None,
-        order_by: str = "id",
-        descending: bool = False,
-        filter_text: str | None = None,
-    ) -> list[ContactDetails]:
-        return self._page(list_id, offset, limit, order_by, descending, filter_text)
-
-    def _page(
-        self,
-        list_id: int | None,
-        offset: int,
-        limit: int | None,
-        order_by: str,
-        descending: bool,
-        filter_text: str | None,
-    ) -> list[ContactDetails]:
-        if offset < 0 or (limit is not None and limit < 0):
-            raise Invalid("offset and count must not be negative")
+    def members(self, list_id: int, page: MemberPage = EVERYONE) -> list[ContactDetails]:
         with self.scope.db.reading() as conn:
-            mailing_list = None if list_id is None else self._readable(conn, list_id)
-            ids = list_store.member_page(
-                conn,
-                self._account_id,
-                mailing_list,
-                offset=offset,
-                limit=limit,
-                order_by=order_by or "id",
-                descending=descending,
-                filter_text=filter_text,
-            )
-            found = contact_store.find_many(conn, self._account_id, ids)
-            return contact_store.details_of(conn, self._account_id, [found[i] for i in ids])
-
-    def all_contacts(
-        self,
-        *,
-        offset: int = 0,
-        limit: int | None = None,
-        order_by: str = "id",
-        descending: bool = False,
-        filter_text: str | None = None,
-    ) -> list[ContactDetails]:
-        """Every contact of the account that is not deleted, paged like list members."""
-        return self._page(None, offset, limit, order_by, descending, filter_text)
+            mailing_list = self._readable(conn, list_id)
+            ids = list_store.member_page(conn, self._account_id, mailing_list, page)
+            return contact_store.details_by_ids(conn, self._account_id, ids, include_deleted=False)
 
     def truncate(self, list_id: int) -> None:
         """Ends every active membership; those who left on their own stay left."""

@@ -369,6 +369,17 @@ def details_of(conn: Connection, account_id: int, contacts_: list[Contact]) -> l
     return [ContactDetails(c, lists_by_contact[c.id], consents_by_contact[c.id]) for c in contacts_]
 
 
+def details_by_ids(
+    conn: Connection, account_id: int, contact_ids: list[int], *, include_deleted: bool
+) -> list[ContactDetails]:
+    """The contacts among these ids, in the order given, with their details; missing ids
+    (and deleted contacts, unless included) are left out."""
+    wanted = list(dict.fromkeys(contact_ids))
+    found = find_many(conn, account_id, wanted)
+    kept = [found[i] for i in wanted if i in found and (include_deleted or not found[i].is_deleted)]
+    return details_of(conn, account_id, kept)
+
+
 def insert_member_consent(conn: Connection, *, account_id: int, contact_id: int, **values) -> int:
     return conn.execute(
         insert(member_consents)

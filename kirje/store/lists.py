@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 
 from kirje.domain.conditions import parse_condition
-from kirje.domain.lists import ListKind, MailingList, MembershipStatus
+from kirje.domain.lists import ListKind, MailingList, MemberPage, MembershipStatus
 from kirje.store.conditions import condition_clause
 from kirje.store.schema import contacts, list_members, mailing_lists
 
@@ -228,28 +228,21 @@ def active_member_ids(conn: Connection, account_id: int, list_id: int) -> list[i
 
 
 def member_page(
-    conn: Connection,
-    account_id: int,
-    mailing_list: MailingList | None,
-    *,
-    offset: int,
-    limit: int | None,
-    order_by: str,
-    descending: bool,
-    filter_text: str | None,
+    conn: Connection, account_id: int, mailing_list: MailingList | None, page: MemberPage
 ) -> list[int]:
-    """Contact ids of a list's active members, ordered and filtered as LianaMailer pages them."""
+    """Contact ids of a list's members (of every contact when no list), ordered, filtered
+    and paged as LianaMailer pages them."""
     query = _member_ids(account_id, mailing_list)
-    if filter_text:
-        query = query.where(_matches_filter(conn, filter_text))
-    sort_key = _sort_column(order_by)
+    if page.filter_text:
+        query = query.where(_matches_filter(conn, page.filter_text))
+    sort_key = _sort_column(page.order_by or "id")
     query = query.order_by(
-        sort_key.desc() if descending else sort_key.asc(),
-        contacts.c.id.desc() if descending else contacts.c.id.asc(),
+        sort_key.desc() if page.descending else sort_key.asc(),
+        contacts.c.id.desc() if page.descending else contacts.c.id.asc(),
     )
-    query = query.offset(offset)
-    if limit:
-        query = query.limit(limit)
+    query = query.offset(page.offset)
+    if page.limit:
+        query = query.limit(page.limit)
     return [row.id for row in conn.execute(query)]
 
 

@@ -49,6 +49,8 @@ def test_get_recipients_pages_the_account(client: LianaClient) -> None:
     assert [r["recipient"]["email"] for r in page] == ["r3@example.com", "r2@example.com"]
     assert len(client.result("getRecipients", [])) == 4
     assert client.call("getRecipients", [0, 0, "id", "sideways"])["succeed"] is False
+    negative = client.call("getRecipients", [-1])
+    assert negative["succeed"] is False and "must not be negative" in negative["message"]
 
 
 def test_leaving_on_ones_own_sticks_and_truncate_keeps_them_out(client: LianaClient) -> None:

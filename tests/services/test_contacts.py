@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kirje.domain.errors import Conflict, Invalid, NotFound
+from kirje.domain.lists import MemberPage
 from kirje.services.contacts import KEEP
 from kirje.store import events as event_store
 
@@ -144,12 +145,14 @@ def test_members_page_orders_and_filters(services) -> None:
         services.contacts.create_or_update(
             email=f"{name.lower()}@example.com", properties={"firstname": name}, list_ids=[list_id]
         )
-    page = services.lists.members(list_id, order_by="firstname", descending=True, limit=2)
+    page = services.lists.members(
+        list_id, MemberPage(order_by="firstname", descending=True, limit=2)
+    )
     assert [d.contact.properties["firstname"] for d in page] == ["Cecilia", "Bertta"]
-    assert [d.contact.email for d in services.lists.members(list_id, filter_text="Aino")] == [
-        "aino@example.com"
-    ]
-    assert len(services.lists.members(list_id, filter_text="has_sms")) == 0
+    assert [
+        d.contact.email for d in services.lists.members(list_id, MemberPage(filter_text="Aino"))
+    ] == ["aino@example.com"]
+    assert len(services.lists.members(list_id, MemberPage(filter_text="has_sms"))) == 0
 
 
 def test_dynamic_lists_validate_their_condition(services) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from kirje.domain.errors import Invalid
+from kirje.domain.lists import MemberPage
 from kirje.services.account_services import AccountServices
 
 # What every v1 method receives first: the caller's account, with its services.
@@ -110,9 +111,11 @@ def positional_arguments(body: Any) -> list[Any]:
     return [body]
 
 
-def is_descending(sort: str | None) -> bool:
-    """LianaMailer's sort parameter: asc (the default) or desc."""
+def page_of(
+    offset: int, num: int, order: str | None, sort: str | None, filter: str | None
+) -> MemberPage:
+    """LianaMailer's listing parameters: num 0 is everything, sort is asc (default) or desc."""
     direction = (sort or "asc").lower()
     if direction not in ("asc", "desc"):
         raise Invalid("sort must be asc or desc")
-    return direction == "desc"
+    return MemberPage(offset, num or None, order or "id", direction == "desc", filter)

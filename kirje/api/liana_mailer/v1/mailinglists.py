@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kirje.api.liana_mailer.dispatch import Call, is_descending
+from kirje.api.liana_mailer.dispatch import Call, page_of
 from kirje.api.liana_mailer.views import list_view, recipient_view
 from kirje.domain.errors import Invalid
 
@@ -75,14 +75,7 @@ def get_mailing_list_members(
     sort: str = "asc",
     filter: str | None = None,
 ) -> list[dict]:
-    members = ctx.lists.members(
-        list_id,
-        offset=offset,
-        limit=num or None,
-        order_by=order,
-        descending=is_descending(sort),
-        filter_text=filter,
-    )
+    members = ctx.lists.members(list_id, page_of(offset, num, order, sort, filter))
     return [recipient_view(m) for m in members]
 
 

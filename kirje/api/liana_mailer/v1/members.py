@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kirje.api.liana_mailer.dispatch import Call, is_descending
+from kirje.api.liana_mailer.dispatch import Call, page_of
 from kirje.api.liana_mailer.views import property_view, recipient_view
 from kirje.services.contacts import KEEP
 
@@ -257,13 +257,7 @@ def get_recipients(
     sort: str = "asc",
     filter: str | None = None,
 ) -> list[dict]:
-    found = ctx.lists.all_contacts(
-        offset=offset,
-        limit=num or None,
-        order_by=order,
-        descending=is_descending(sort),
-        filter_text=filter,
-    )
+    found = ctx.contacts.listing(page_of(offset, num, order, sort, filter))
     return [recipient_view(d) for d in found]
 
 
