@@ -105,20 +105,13 @@ class Contacts:
 
     def enable(self, contact_id: int, *, reason: str | None = None) -> None:
         """Brings a disabled or deleted contact back, by id."""
-        now = self.scope.clock()
         with self.scope.db.transaction() as conn:
             contact = contact_store.find_by_id(
                 conn, self._account_id, contact_id, include_deleted=True
             )
             if contact is None:
                 raise NotFound(f"recipient {contact_id} not found")
-            if contact.forgotten_at is not None:
-                raise Conflict("recipient was forgotten and cannot be enabled")
-            if not contact.is_enabled or contact.is_deleted:
-                contact_store.update_contact(
-                    conn, self._account_id, contact_id, now, is_enabled=True, deleted_at=None
-                )
-                self._event(conn, contact_id, EventType.REACTIVATED, data=_action(reason, None))
+            self._bring_back(conn, contact, _action(reason, None))
 
     def update(
         self,
@@ -340,28 +333,16 @@ class Contacts:
         address = optional_email(email)
         if not address:
             raise Invalid("email is required")
-        now = self.scope.clock()
         with self.scope.db.transaction() as conn:
             contact = contact_store.find_by_email(
                 conn, self._account_id, address, include_deleted=True
             )
             if contact is None:
                 raise NotFound(f"recipient {email!r} not found")
-            if contact.forgotten_at is not None:
-                raise Conflict("recipient was forgotten and cannot be reactivated")
             values = resolve_property_values(conn, self._account_id, properties or {})
+            self._bring_back(conn, contact, _action(reason, origin, identity=identity))
             if values:
                 self._change(conn, contact, properties=values, reason=reason, origin=origin)
-            if not contact.is_enabled or contact.is_deleted:
-                contact_store.update_contact(
-                    conn, self._account_id, contact.id, now, is_enabled=True, deleted_at=None
-                )
-                self._event(
-                    conn,
-                    contact.id,
-                    EventType.REACTIVATED,
-                    data=_action(reason, origin, identity=identity),
-                )
             if confirm and contact.confirmed_at is None:
                 self._confirm(conn, contact.id, reason, origin)
             return contact.id
@@ -580,6 +561,18 @@ class Contacts:
         if changed_properties:
             data["properties"] = changed_properties
         self._event(conn, contact.id, EventType.DATA_CHANGE, data=data)
+
+    def _bring_back(self, conn: Connection, contact: Contact, data: dict) -> None:
+        """Enables a disabled or deleted contact (a reactivated event); a forgotten one stays
+        gone, because forgetting is final."""
+        if contact.forgotten_at is not None:
+            raise Conflict("recipient was forgotten and cannot be brought back")
+        if contact.is_enabled and not contact.is_deleted:
+            return
+        contact_store.update_contact(
+            conn, self._account_id, contact.id, self.scope.clock(), is_enabled=True, deleted_at=None
+        )
+        self._event(conn, contact.id, EventType.REACTIVATED, data=data)
 
     def _confirm(self, conn: Connection, contact_id: int, reason, origin) -> None:
         now = self.scope.clock()
