@@ -77,6 +77,33 @@ def find_by_sms(conn: Connection, account_id: int, sms: str, *, include_deleted=
     return _find(conn, account_id, "sms", sms, include_deleted)
 
 
+# The columns a membership and a member consent are read from, in one order for both ways of
+# reading them: rows of their own, and JSON arrays aggregated into the hot single-contact read.
+_MEMBERSHIP_COLUMNS = (list_members.c.list_id, list_members.c.joined_at, list_members.c.is_admin)
+_CONSENT_COLUMNS = (
+    member_consents.c.id,
+    member_consents.c.consent_type_id,
+    member_consents.c.revision,
+    member_consents.c.lang,
+    member_consents.c.source,
+    member_consents.c.source_data,
+    member_consents.c.given_at,
+    member_consents.c.revoked_at,
+)
+
+
+def _membership(values) -> Membership:
+    list_id, joined_at, is_admin = values
+    return Membership(list_id, _utc(joined_at), bool(is_admin))
+
+
+def _member_consent(values) -> MemberConsent:
+    _, consent_id, revision, lang, source, source_data, given_at, revoked_at = values
+    return MemberConsent(
+        consent_id, revision, lang, source, source_data, _utc(given_at), _utc(revoked_at)
+    )
+
+
 def _json_list(dialect: str, *columns):
     """An aggregate of rows as a JSON array of arrays, in the backend's own JSON functions."""
     if dialect == "postgresql":
@@ -88,11 +115,7 @@ def _json_list(dialect: str, *columns):
 
 def _details_lookup(dialect: str, column: str, include_deleted: bool):
     memberships = (
-        select(
-            _json_list(
-                dialect, list_members.c.list_id, list_members.c.joined_at, list_members.c.is_admin
-            )
-        )
+        select(_json_list(dialect, *_MEMBERSHIP_COLUMNS))
         .join(mailing_lists, mailing_lists.c.id == list_members.c.list_id)
         .where(
             list_members.c.account_id == contacts.c.account_id,
@@ -103,19 +126,7 @@ def _details_lookup(dialect: str, column: str, include_deleted: bool):
         .scalar_subquery()
     )
     consents = (
-        select(
-            _json_list(
-                dialect,
-                member_consents.c.id,
-                member_consents.c.consent_type_id,
-                member_consents.c.revision,
-                member_consents.c.lang,
-                member_consents.c.source,
-                member_consents.c.source_data,
-                member_consents.c.given_at,
-                member_consents.c.revoked_at,
-            )
-        )
+        select(_json_list(dialect, *_CONSENT_COLUMNS))
         .where(
             member_consents.c.account_id == contacts.c.account_id,
             member_consents.c.contact_id == contacts.c.id,
@@ -146,18 +157,16 @@ def find_details(
     given = sorted(row.consents_json, key=lambda item: item[0])
     return ContactDetails(
         contact=_contact(row),
-        memberships=[Membership(m[0], _utc(m[1]), bool(m[2])) for m in joined],
-        consents=[
-            MemberConsent(c[1], c[2], c[3], c[4], c[5], _utc(c[6]), _utc(c[7])) for c in given
-        ],
+        memberships=[_membership(m) for m in joined],
+        consents=[_member_consent(c) for c in given],
     )
 
 
-def _utc(text: str | None) -> datetime | None:
+def _utc(value: datetime | str | None) -> datetime | None:
     """Timestamps inside JSON come back as text: ISO with offset (PostgreSQL) or naive UTC."""
-    if text is None:
-        return None
-    moment = datetime.fromisoformat(text)
+    if value is None or isinstance(value, datetime):
+        return value
+    moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -302,12 +311,7 @@ def find_many(conn: Connection, account_id: int, contact_ids: list[int]) -> dict
 
 
 _MEMBERSHIPS_OF = (
-    select(
-        list_members.c.contact_id,
-        list_members.c.list_id,
-        list_members.c.joined_at,
-        list_members.c.is_admin,
-    )
+    select(list_members.c.contact_id, *_MEMBERSHIP_COLUMNS)
     .join(mailing_lists, mailing_lists.c.id == list_members.c.list_id)
     .where(
         list_members.c.account_id == bindparam("account_id"),
@@ -319,7 +323,7 @@ _MEMBERSHIPS_OF = (
 )
 
 _CONSENTS_OF = (
-    select(member_consents)
+    select(member_consents.c.contact_id, *_CONSENT_COLUMNS)
     .where(
         member_consents.c.account_id == bindparam("account_id"),
         member_consents.c.contact_id.in_(bindparam("ids", expanding=True)),
@@ -328,37 +332,26 @@ _CONSENTS_OF = (
 )
 
 
+def _grouped(conn: Connection, query, account_id: int, contact_ids: list[int], build) -> dict:
+    """Rows of (contact_id, *columns) built into objects and grouped by contact."""
+    grouped: dict[int, list] = {cid: [] for cid in contact_ids}
+    if contact_ids:
+        for row in conn.execute(query, {"account_id": account_id, "ids": contact_ids}):
+            grouped[row[0]].append(build(row[1:]))
+    return grouped
+
+
 def memberships_of(
     conn: Connection, account_id: int, contact_ids: list[int]
 ) -> dict[int, list[Membership]]:
     """Active memberships in lists that still exist, by contact."""
-    grouped: dict[int, list[Membership]] = {cid: [] for cid in contact_ids}
-    if contact_ids:
-        rows = conn.execute(_MEMBERSHIPS_OF, {"account_id": account_id, "ids": contact_ids})
-        for r in rows:
-            grouped[r.contact_id].append(Membership(r.list_id, r.joined_at, r.is_admin))
-    return grouped
+    return _grouped(conn, _MEMBERSHIPS_OF, account_id, contact_ids, _membership)
 
 
 def consents_of(
     conn: Connection, account_id: int, contact_ids: list[int]
 ) -> dict[int, list[MemberConsent]]:
-    grouped: dict[int, list[MemberConsent]] = {cid: [] for cid in contact_ids}
-    if contact_ids:
-        rows = conn.execute(_CONSENTS_OF, {"account_id": account_id, "ids": contact_ids})
-        for r in rows:
-            grouped[r.contact_id].append(
-                MemberConsent(
-                    consent_id=r.consent_type_id,
-                    revision=r.revision,
-                    lang=r.lang,
-                    source=r.source,
-                    source_data=r.source_data,
-                    given_at=r.given_at,
-                    revoked_at=r.revoked_at,
-                )
-            )
-    return grouped
+    return _grouped(conn, _CONSENTS_OF, account_id, contact_ids, _member_consent)
 
 
 def details_of(conn: Connection, account_id: int, contacts_: list[Contact]) -> list[ContactDetails]:

@@ -121,6 +121,9 @@ def test_wordpress_subscription_flow(live_server: LiveServer, system: System, st
     assert consent["consent_id"] == consent_id and consent["consent_revision"] == 1
     assert consent["revoked"] is False and consent["source"] == "api"
     assert client.result("getRecipient", [recipient_id]) == final
+    # The listing reads details another way (per page, not one statement): same answer.
+    assert client.result("getMailingListMembers", [list_id]) == [final]
+    assert client.result("getRecipientList", [[recipient_id]]) == [final]
     assert client.result("getMailingListMemberCount", [list_id]) == 1
 
 
