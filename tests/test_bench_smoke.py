@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-KIRJE = str(Path(sys.executable).parent / "kirje")
+from tests.processes import kirje_json
 
 RESULT_KEYS = {
     "scenario",
@@ -30,19 +26,8 @@ RESULT_KEYS = {
 
 def test_bench_api_prints_one_json_line(tmp_path: Path) -> None:
     # SQLite in a fresh data dir; the Python load generator, so wrk need not be installed.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIRJE_")}
-    env["KIRJE_DATA_DIR"] = str(tmp_path)
     tiny = ["--seconds", "1", "--workers", "1", "--recipients", "50", "--load", "python"]
-    done = subprocess.run(
-        [KIRJE, "bench", "api", *tiny],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=True,
-    )
-    assert done.stdout.count("\n") == 1
-    result = json.loads(done.stdout)
+    result = kirje_json(tmp_path, "bench", "api", *tiny)
     assert set(result) == RESULT_KEYS
     assert result["scenario"] == "api"
     assert result["database"] == "sqlite"
@@ -54,18 +39,7 @@ def test_bench_api_prints_one_json_line(tmp_path: Path) -> None:
 
 
 def test_bench_segment_prints_one_json_line_and_counts_agree(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIRJE_")}
-    env["KIRJE_DATA_DIR"] = str(tmp_path)
-    done = subprocess.run(
-        [KIRJE, "bench", "segment", "--contacts", "2000"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=True,
-    )
-    assert done.stdout.count("\n") == 1
-    result = json.loads(done.stdout)
+    result = kirje_json(tmp_path, "bench", "segment", "--contacts", "2000")
     assert result["scenario"] == "segment"
     assert result["contacts"] == 2000
     assert 0 < result["members"] < 2000
