@@ -5,11 +5,17 @@ from __future__ import annotations
 from functools import cached_property
 
 from kirje.domain.accounts import Account
+from kirje.services.account_settings import AccountSettings
 from kirje.services.base import AccountScope
+from kirje.services.confirmations import Confirmations
 from kirje.services.consents import Consents
 from kirje.services.contacts import Contacts
+from kirje.services.history import History
+from kirje.services.jobs import Jobs
 from kirje.services.lists import Lists
+from kirje.services.privacy import Privacy
 from kirje.services.properties import Properties
+from kirje.services.recipient_queries import RecipientQueries
 from kirje.services.sites import Sites
 from kirje.store import accounts as account_store
 
@@ -47,3 +53,27 @@ class AccountServices:
     @cached_property
     def consents(self) -> Consents:
         return Consents(self.scope)
+
+    @cached_property
+    def jobs(self) -> Jobs:
+        return Jobs(self.scope)
+
+    @cached_property
+    def privacy(self) -> Privacy:
+        return Privacy(self.scope)
+
+    @cached_property
+    def confirmations(self) -> Confirmations:
+        return Confirmations(self.scope)
+
+    @cached_property
+    def history(self) -> History:
+        return History(self.scope)
+
+    @cached_property
+    def queries(self) -> RecipientQueries:
+        return RecipientQueries(self.scope)
+
+    @cached_property
+    def settings(self) -> AccountSettings:
+        return AccountSettings(self.scope)

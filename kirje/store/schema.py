@@ -240,3 +240,67 @@ queued_mails = Table(
     Index(None, "contact_id", "kind"),
     Index(None, "state"),
 )
+
+# Addresses erased at the person's request (GDPR). Only a keyed hash is kept, so a forgotten
+# address can be recognised and never mailed again without the address being stored.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("channel", String(8), nullable=False),
+    Column("address_hash", String(64), nullable=False),
+    Column("reason", String(32), nullable=False),
+    _created_at(),
+    UniqueConstraint("account_id", "channel", "address_hash"),
+)
+
+# A list's ids in outside systems (a CRM's segment id, say): one per type.
+list_external_ids = Table(
+    "list_external_ids",
+    metadata,
+    _account_id(),
+    Column("list_id", Id, ForeignKey("mailing_lists.id"), primary_key=True),
+    Column("type", String(100), primary_key=True),
+    Column("external_id", String(200), nullable=False),
+    UniqueConstraint("account_id", "type", "external_id"),
+)
+
+# Work a recipient's confirmation completes: a consent, a list membership or property values
+# that take effect only when the person clicks the confirmation link.
+confirmation_tasks = Table(
+    "confirmation_tasks",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("task", JsonDocument, nullable=False),
+    _created_at(),
+    Column("done_at", UtcDateTime),
+    Index(None, "account_id", "code"),
+    Index(None, "contact_id"),
+)
+
+# One row per asynchronous operation: its id is the handle the APIs return, and the row, not
+# a queue message, is the truth about its state.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("subject_id", Id),
+    Column("progress_done", Integer, nullable=False, server_default=text("0")),
+    Column("progress_total", Integer),
+    Column("result", JsonDocument),
+    Column("error", Text),
+    _created_at(),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "account_id", "kind", "subject_id"),
+    Index(None, "state", "updated_at"),
+)
