@@ -1,4 +1,4 @@
-"""Command line: kirje serve | migrate | account create | bench ..."""
+"""Command line: kirje serve | migrate | account create | contact forget/ban | bench ..."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ account_app = typer.Typer(no_args_is_help=True, help="Accounts and their API use
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints one JSON line.")
 app.add_typer(account_app, name="account")
 app.add_typer(bench_app, name="bench")
+contact_app = typer.Typer(no_args_is_help=True, help="One contact: GDPR erasure, marketing ban.")
+app.add_typer(contact_app, name="contact")
 
 
 def _system() -> System:
@@ -125,6 +127,76 @@ def account_set_rate_limit(
     finally:
         system.close()
     typer.echo(f"API user {user_id}: {per_second} requests per second", err=True)
+
+
+def _with_account(account_id: int, work):
+    """Runs work(services) for one account; a domain error is printed and exits with 1."""
+    system = _system()
+    try:
+        system.accounts.get(account_id)
+        return work(system.for_account(account_id))
+    except KirjeError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        system.close()
+
+
+_ACCOUNT = typer.Option(..., "--account", help="The account id.")
+_REASON = typer.Option(None, "--reason", help="Why (kept in the ban's event).")
+
+
+@contact_app.command("forget")
+def contact_forget(
+    account: int = _ACCOUNT,
+    contact_id: int | None = typer.Option(None, "--id", help="The contact id."),
+    email: str | None = typer.Option(None, "--email", help="The contact's email address."),
+    sms: str | None = typer.Option(None, "--sms", help="The contact's SMS number."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (not stored: free text)."),
+) -> None:
+    """Erase a contact's personal data for good (GDPR); prints what was erased as one JSON line."""
+    given = [v for v in (contact_id, email, sms) if v is not None]
+    if len(given) != 1:
+        raise typer.BadParameter("give exactly one of --id, --email, --sms")
+
+    def forget(services):
+        if contact_id is not None:
+            return services.privacy.forget(contact_id, reason=reason)
+        if email is not None:
+            return services.privacy.forget_by_email(email, reason=reason)
+        return services.privacy.forget_by_sms(sms, reason=reason)
+
+    erasure = _with_account(account, forget)
+    printed = {
+        "contact_id": erasure.contact_id,
+        "forgotten_at": erasure.forgotten_at.isoformat(),
+        **erasure.counts(),
+    }
+    sys.stdout.write(json.dumps(printed) + "\n")
+
+
+@contact_app.command("ban")
+def contact_ban(
+    account: int = _ACCOUNT,
+    contact_id: int = typer.Option(..., "--id", help="The contact id."),
+    reason: str | None = _REASON,
+) -> None:
+    """Put a contact on the marketing exclusion list."""
+    changed = _with_account(account, lambda s: s.privacy.ban(contact_id, reason=reason))
+    state = "banned" if changed else "was already banned"
+    typer.echo(f"contact {contact_id}: {state}", err=True)
+
+
+@contact_app.command("unban")
+def contact_unban(
+    account: int = _ACCOUNT,
+    contact_id: int = typer.Option(..., "--id", help="The contact id."),
+    reason: str | None = _REASON,
+) -> None:
+    """Take a contact off the marketing exclusion list."""
+    changed = _with_account(account, lambda s: s.privacy.lift_ban(contact_id, reason=reason))
+    state = "ban lifted" if changed else "was not banned"
+    typer.echo(f"contact {contact_id}: {state}", err=True)
 
 
 def main() -> None:  # pragma: no cover

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import msgspec
@@ -45,17 +47,26 @@ class Clause:
 class ListCondition:
     clauses: tuple[Clause, ...]
     is_enabled: bool
-    source: str
+    # The text as given: two texts that differ only in spacing are the same condition.
+    source: str = field(compare=False)
 
 
 def parse_condition(text: str) -> ListCondition:
-    """Parses and checks a condition document; raises Invalid saying what and where."""
+    """Parses and checks a condition document; raises Invalid saying what and where
+    (the character offset of malformed JSON, the clause index of a bad clause)."""
     try:
-        document = msgspec.json.decode(text.encode(), type=_Document)
+        encoded = text.encode()
+    except UnicodeEncodeError as error:
+        raise Invalid(f"list condition is not valid text at character {error.start}") from None
+    try:
+        document = msgspec.json.decode(encoded, type=_Document)
     except msgspec.ValidationError as error:
+        # Typed decoding stops at the first wrong type, even in text that is not JSON at all.
+        _check_syntax(text, encoded)
+        # msgspec names the place: "... - at `$.conditions[2].value`".
         raise Invalid(f"invalid list condition: {error}") from None
     except msgspec.DecodeError as error:
-        raise Invalid(f"list condition is not valid JSON: {error}") from None
+        raise _syntax_error(text, error) from None
     if not document.conditions:
         raise Invalid("list condition has no conditions")
     clauses = []
@@ -67,8 +78,66 @@ def parse_condition(text: str) -> ListCondition:
             raise Invalid(
                 f"conditions[{index}]: unknown condition {clause.condition!r} (one of {known})"
             ) from None
-        clauses.append(Clause(clause.name, operator, _clause_value(index, operator, clause.value)))
+        value = _clause_value(index, operator, clause.value)
+        for text_value in (clause.name, *((value,) if isinstance(value, str) else value)):
+            _check_storable(index, text_value)
+        clauses.append(Clause(clause.name, operator, value))
     return ListCondition(tuple(clauses), document.enabled, text)
+
+
+def condition_text(condition: ListCondition) -> str:
+    """The condition as a JSON document that parse_condition reads back to an equal one."""
+    return json.dumps(
+        {
+            "conditions": [
+                {
+                    "name": clause.name,
+                    "condition": clause.operator.value,
+                    "value": clause.value if isinstance(clause.value, str) else list(clause.value),
+                }
+                for clause in condition.clauses
+            ],
+            "enabled": condition.is_enabled,
+        },
+        ensure_ascii=False,
+    )
+
+
+_BYTE_POSITION = re.compile(r"\(byte (\d+)\)")
+
+
+def _check_syntax(text: str, encoded: bytes) -> None:
+    try:
+        msgspec.json.decode(encoded)
+    except msgspec.DecodeError as error:
+        raise _syntax_error(text, error) from None
+
+
+def _syntax_error(text: str, error: msgspec.DecodeError) -> Invalid:
+    position = _syntax_error_position(text, str(error))
+    return Invalid(f"list condition is not valid JSON at character {position}: {error}")
+
+
+def _syntax_error_position(text: str, message: str) -> int:
+    """The character offset of a JSON syntax error. msgspec names a byte, or none when the
+    text ends early; Python's json module names the character, so it is asked first."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        return error.pos
+    except (RecursionError, ValueError):
+        pass
+    found = _BYTE_POSITION.search(message)
+    if found:
+        return len(text.encode()[: int(found.group(1))].decode(errors="ignore"))
+    return len(text)
+
+
+def _check_storable(index: int, value: str) -> None:
+    """Names and values become SQL parameters, and PostgreSQL text cannot hold NUL, which a
+    JSON escape can produce. (msgspec already rejects escaped lone surrogates.)"""
+    if "\x00" in value:
+        raise Invalid(f"conditions[{index}]: a name or value contains a NUL character")
 
 
 def _comma_separated(text: str) -> list[str]:
@@ -78,7 +147,12 @@ def _comma_separated(text: str) -> list[str]:
 
 def _clause_value(index: int, operator: Operator, value) -> str | tuple[str, ...]:
     if operator is Operator.IN:
-        items = value if isinstance(value, list) else _comma_separated(str(value))
+        try:
+            items = value if isinstance(value, list) else _comma_separated(str(value))
+        except csv.Error as error:
+            raise Invalid(
+                f"conditions[{index}]: 'in' values are not comma-separated: {error}"
+            ) from None
         cleaned = tuple(str(item).strip() for item in items)
         if not cleaned or not all(cleaned):
             raise Invalid(f"conditions[{index}]: 'in' needs a non-empty list of values")

@@ -20,7 +20,16 @@ class EventType(StrEnum):
     CONSENT_GIVEN = "consent-given"
     CONSENT_REVOKED = "consent-revoked"
     BANNED = "banned"
+    BAN_LIFTED = "ban-lifted"
+    # GDPR erasure: its data holds counts only, never what was erased.
+    FORGOTTEN = "forgotten"
     WELCOME_QUEUED = "welcome-queued"
+    CONFIRMATION_QUEUED = "confirmation-queued"
+    # Written by the sending pipeline; counted by recipient statistics.
+    MAIL_SENT = "mailsent"
+    MAIL_OPEN = "mailopen"
+    MAIL_LINK = "maillink"
+    MAIL_BOUNCE = "mailbounce"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from kirje.domain.events import EventType
 from kirje.domain.lists import EVERYONE, MemberPage
 from kirje.services import memberships
 from kirje.services.base import AccountScope
+from kirje.services.privacy import refuse_suppressed
 from kirje.services.properties import resolve_property_values
 from kirje.store import consents as consent_store
 from kirje.store import contacts as contact_store
@@ -334,6 +335,8 @@ class Contacts:
         if not address:
             raise Invalid("email is required")
         with self.scope.db.transaction() as conn:
+            # A forgotten contact has no address left to find: say why it cannot come back.
+            refuse_suppressed(conn, self._account_id, email=address, sms=None)
             contact = contact_store.find_by_email(
                 conn, self._account_id, address, include_deleted=True
             )
@@ -485,7 +488,8 @@ class Contacts:
             contact = contact_store.find_by_id(
                 conn, self._account_id, contact_id, include_deleted=True
             )
-            if contact is None:
+            # A forgotten contact is a tombstone: no update may give it an address again.
+            if contact is None or contact.forgotten_at is not None:
                 raise NotFound(f"recipient {contact_id} not found")
             return contact
         if email:
@@ -506,6 +510,7 @@ class Contacts:
         reason: str | None,
         origin: str | None,
     ) -> int:
+        refuse_suppressed(conn, self._account_id, email=email, sms=sms)
         try:
             with conn.begin_nested():
                 contact_id = contact_store.insert_contact(
@@ -547,6 +552,10 @@ class Contacts:
         changed_properties = {k: v for k, v in properties.items() if contact.properties.get(k) != v}
         if not changes and not changed_properties:
             return
+        if changes:
+            refuse_suppressed(
+                conn, self._account_id, email=changes.get("email"), sms=changes.get("sms")
+            )
         values = dict(changes)
         if changed_properties:
             values["properties"] = {**contact.properties, **changed_properties}

@@ -83,3 +83,16 @@ def update_api_user(conn: Connection, user_id: int, now: datetime, **values) -> 
     conn.execute(
         update(api_users).where(api_users.c.id == user_id).values(updated_at=now, **values)
     )
+
+
+def settings_of(conn: Connection, account_id: int, *, for_update: bool = False) -> dict:
+    """The account's settings document; with for_update the row stays locked until commit,
+    so two writers of different settings do not lose each other's change."""
+    query = select(accounts.c.settings).where(accounts.c.id == account_id)
+    if for_update:
+        query = query.with_for_update()
+    return dict(conn.execute(query).scalar_one() or {})
+
+
+def update_settings(conn: Connection, account_id: int, settings: dict) -> None:
+    conn.execute(update(accounts).where(accounts.c.id == account_id).values(settings=settings))

@@ -251,18 +251,21 @@ def update_contact(conn: Connection, account_id: int, contact_id: int, now: date
 def confirm_contacts(
     conn: Connection, account_id: int, contact_ids: list[int], now: datetime
 ) -> list[int]:
-    """Confirms those of the contacts not confirmed yet; returns their ids."""
+    """Confirms those of the contacts not confirmed yet; returns their ids. One UPDATE that
+    returns what it changed, so of two concurrent confirmations only one reports a contact."""
     if not contact_ids:
         return []
-    pending = and_(
-        contacts.c.account_id == account_id,
-        contacts.c.id.in_(contact_ids),
-        contacts.c.confirmed_at.is_(None),
+    rows = conn.execute(
+        update(contacts)
+        .where(
+            contacts.c.account_id == account_id,
+            contacts.c.id.in_(contact_ids),
+            contacts.c.confirmed_at.is_(None),
+        )
+        .values(confirmed_at=now, updated_at=now)
+        .returning(contacts.c.id)
     )
-    ids = [row.id for row in conn.execute(select(contacts.c.id).where(pending))]
-    if ids:
-        conn.execute(update(contacts).where(pending).values(confirmed_at=now, updated_at=now))
-    return ids
+    return sorted(row.id for row in rows)
 
 
 def confirmation_code_of(conn: Connection, account_id: int, contact_id: int) -> str | None:
@@ -273,9 +276,10 @@ def confirmation_code_of(conn: Connection, account_id: int, contact_id: int) -> 
     ).scalar()
 
 
-def unassociated_count(conn: Connection, account_id: int) -> int:
-    """Contacts (not deleted) with no active membership in any list that still exists."""
-    member = (
+def is_in_any_list():
+    """True for a contact (of the enclosing query) with an active membership in a list that
+    still exists: the "associated" of getUnassociatedRecipientCount and its listing."""
+    return (
         select(1)
         .select_from(list_members.join(mailing_lists, mailing_lists.c.id == list_members.c.list_id))
         .where(
@@ -285,8 +289,12 @@ def unassociated_count(conn: Connection, account_id: int) -> int:
         )
         .exists()
     )
+
+
+def unassociated_count(conn: Connection, account_id: int) -> int:
+    """Contacts (not deleted) with no active membership in any list that still exists."""
     query = select(func.count()).where(
-        contacts.c.account_id == account_id, contacts.c.deleted_at.is_(None), ~member
+        contacts.c.account_id == account_id, contacts.c.deleted_at.is_(None), ~is_in_any_list()
     )
     return conn.execute(query).scalar_one()
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.engine import Row
 
 from kirje.domain.events import Event
 from kirje.store.schema import events
@@ -23,18 +24,19 @@ def contact_events(conn: Connection, account_id: int, contact_id: int) -> list[E
         .where(events.c.account_id == account_id, events.c.contact_id == contact_id)
         .order_by(events.c.id)
     )
-    return [
-        Event(
-            id=r.id,
-            account_id=r.account_id,
-            contact_id=r.contact_id,
-            type=r.type,
-            at=r.at,
-            list_id=r.list_id,
-            data=r.data or {},
-        )
-        for r in rows
-    ]
+    return [event_from_row(row) for row in rows]
+
+
+def event_from_row(row: Row) -> Event:
+    return Event(
+        id=row.id,
+        account_id=row.account_id,
+        contact_id=row.contact_id,
+        type=row.type,
+        at=row.at,
+        list_id=row.list_id,
+        data=row.data or {},
+    )
 
 
 def event_row(

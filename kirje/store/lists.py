@@ -10,6 +10,8 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
+    case,
+    delete,
     distinct,
     exists,
     false,
@@ -23,9 +25,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 
 from kirje.domain.conditions import parse_condition
-from kirje.domain.lists import ListKind, MailingList, MemberPage, MembershipStatus
+from kirje.domain.lists import (
+    ListKind,
+    MailingList,
+    MemberCondition,
+    MemberPage,
+    MembershipStatus,
+)
 from kirje.store.conditions import condition_clause
-from kirje.store.schema import contacts, list_members, mailing_lists
+from kirje.store.schema import contacts, list_external_ids, list_members, mailing_lists
 
 ACTIVE = MembershipStatus.ACTIVE.value
 
@@ -75,7 +83,7 @@ def _active_members(account_id: int):
     )
 
 
-def _member_ids(account_id: int, mailing_list: MailingList | None) -> Select:
+def member_ids(account_id: int, mailing_list: MailingList | None) -> Select:
     """The ids of a list's members: stored memberships for a static list, the condition
     evaluated over the account's contacts for a dynamic one (computed on read, never cached);
     every contact not deleted when there is no list."""
@@ -101,14 +109,20 @@ def _member_ids(account_id: int, mailing_list: MailingList | None) -> Select:
 def count_members(
     conn: Connection, account_id: int, mailing_list: MailingList, *, with_sms=False
 ) -> int:
-    members = _member_ids(account_id, mailing_list)
+    members = member_ids(account_id, mailing_list)
     if with_sms:
         members = members.where(contacts.c.sms.is_not(None))
     return conn.execute(select(func.count()).select_from(members.subquery())).scalar_one()
 
 
 def find_list(
-    conn: Connection, account_id: int, list_id: int, *, include_deleted=False, with_sms=False
+    conn: Connection,
+    account_id: int,
+    list_id: int,
+    *,
+    include_deleted=False,
+    with_sms=False,
+    with_counts=True,
 ) -> MailingList | None:
     query = select(mailing_lists).where(
         mailing_lists.c.account_id == account_id, mailing_lists.c.id == list_id
@@ -119,6 +133,9 @@ def find_list(
     if row is None:
         return None
     found = _mailing_list(row)
+    if not with_counts:
+        # Counting a dynamic list evaluates its condition: skipped when nobody reads it.
+        return found
     sms_count = count_members(conn, account_id, found, with_sms=True) if with_sms else None
     return replace(
         found, member_count=count_members(conn, account_id, found), sms_member_count=sms_count
@@ -232,9 +249,12 @@ def member_page(
 ) -> list[int]:
     """Contact ids of a list's members (of every contact when no list), ordered, filtered
     and paged as LianaMailer pages them."""
-    query = _member_ids(account_id, mailing_list)
-    if page.filter_text:
-        query = query.where(_matches_filter(conn, page.filter_text))
+    return page_of_ids(conn, member_ids(account_id, mailing_list), page)
+
+
+def page_of_ids(conn: Connection, ids: Select, page: MemberPage) -> list[int]:
+    """One page of a select of contact ids, filtered, ordered and paged in SQL."""
+    query = matching_ids(conn, ids, page.filter_text)
     sort_key = _sort_column(page.order_by or "id")
     query = query.order_by(
         sort_key.desc() if page.descending else sort_key.asc(),
@@ -244,6 +264,16 @@ def member_page(
     if page.limit:
         query = query.limit(page.limit)
     return [row.id for row in conn.execute(query)]
+
+
+def count_ids(conn: Connection, ids: Select, filter_text: str | None = None) -> int:
+    """How many contacts a select of contact ids holds once filtered (before paging)."""
+    query = matching_ids(conn, ids, filter_text)
+    return conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+
+
+def matching_ids(conn: Connection, ids: Select, filter_text: str | None) -> Select:
+    return ids.where(_matches_filter(conn, filter_text)) if filter_text else ids
 
 
 def _sort_column(order_by: str):
@@ -269,7 +299,7 @@ def unique_member_count(
     conn: Connection, account_id: int, lists: list[MailingList], adhoc_emails: list[str]
 ) -> int:
     """Distinct contacts across the lists, plus the ad-hoc addresses none of them has."""
-    members = union(*(_member_ids(account_id, m) for m in lists)).subquery() if lists else None
+    members = union(*(member_ids(account_id, m) for m in lists)).subquery() if lists else None
     counted = 0
     covered: set[str] = set()
     if members is not None:
@@ -282,3 +312,169 @@ def unique_member_count(
             )
             covered = {row.email for row in rows}
     return counted + len(set(adhoc_emails) - covered)
+
+
+# External ids: a list's ids in outside systems, one per type.
+
+
+def external_ids_by_list(
+    conn: Connection, account_id: int, list_ids: Iterable[int] | None = None
+) -> dict[int, dict[str, str]]:
+    """{list id: {type: external id}} for the given lists (every list when None)."""
+    query = select(list_external_ids).where(list_external_ids.c.account_id == account_id)
+    if list_ids is not None:
+        query = query.where(list_external_ids.c.list_id.in_(list(list_ids)))
+    grouped: dict[int, dict[str, str]] = {}
+    for row in conn.execute(query.order_by(list_external_ids.c.type)):
+        grouped.setdefault(row.list_id, {})[row.type] = row.external_id
+    return grouped
+
+
+def list_with_external_id(
+    conn: Connection, account_id: int, id_type: str, external_id: str
+) -> int | None:
+    """The id of the list (not deleted) carrying this external id of this type."""
+    return conn.execute(
+        select(list_external_ids.c.list_id)
+        .join(mailing_lists, mailing_lists.c.id == list_external_ids.c.list_id)
+        .where(
+            list_external_ids.c.account_id == account_id,
+            list_external_ids.c.type == id_type,
+            list_external_ids.c.external_id == external_id,
+            mailing_lists.c.deleted_at.is_(None),
+        )
+    ).scalar()
+
+
+def set_external_id(
+    conn: Connection, account_id: int, list_id: int, id_type: str, external_id: str
+) -> None:
+    """Gives the list this external id for the type, replacing the one it had."""
+    delete_external_ids(conn, account_id, list_id, id_type)
+    conn.execute(
+        insert(list_external_ids).values(
+            account_id=account_id, list_id=list_id, type=id_type, external_id=external_id
+        )
+    )
+
+
+def delete_external_ids(
+    conn: Connection, account_id: int, list_id: int, id_type: str | None = None
+) -> None:
+    """Removes the list's external id of the type, or all of them when no type is named."""
+    query = delete(list_external_ids).where(
+        list_external_ids.c.account_id == account_id, list_external_ids.c.list_id == list_id
+    )
+    if id_type is not None:
+        query = query.where(list_external_ids.c.type == id_type)
+    conn.execute(query)
+
+
+# Health: how much of what a list ever gathered can still be mailed.
+
+
+def _is_mailable():
+    return and_(
+        contacts.c.is_enabled.is_(True),
+        contacts.c.deleted_at.is_(None),
+        contacts.c.bounced_at.is_(None),
+        contacts.c.banned_at.is_(None),
+        contacts.c.forgotten_at.is_(None),
+    )
+
+
+def static_health_counts(
+    conn: Connection, account_id: int, list_ids: list[int]
+) -> dict[int, tuple[int, int]]:
+    """{list id: (mailable active members, everyone who ever joined)} in one grouped query;
+    lists nobody ever joined are absent."""
+    if not list_ids:
+        return {}
+    mailable = and_(list_members.c.status == ACTIVE, _is_mailable())
+    rows = conn.execute(
+        select(
+            list_members.c.list_id,
+            func.sum(case((mailable, 1), else_=0)).label("mailable"),
+            func.count().label("ever_joined"),
+        )
+        .select_from(list_members.join(contacts, contacts.c.id == list_members.c.contact_id))
+        .where(list_members.c.account_id == account_id, list_members.c.list_id.in_(list_ids))
+        .group_by(list_members.c.list_id)
+    )
+    return {row.list_id: (int(row.mailable or 0), int(row.ever_joined)) for row in rows}
+
+
+def dynamic_health_counts(
+    conn: Connection, account_id: int, mailing_list: MailingList
+) -> tuple[int, int]:
+    """(mailable, all) among the contacts a dynamic list's condition matches now."""
+    members = member_ids(account_id, mailing_list).add_columns(
+        case((_is_mailable(), 1), else_=0).label("is_mailable")
+    )
+    found = members.subquery()
+    row = conn.execute(
+        select(func.coalesce(func.sum(found.c.is_mailable), 0), func.count()).select_from(found)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+# Members by what happened to them, for CSV reports.
+
+
+def member_ids_by_condition(
+    account_id: int,
+    mailing_list: MailingList,
+    condition: MemberCondition,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select:
+    """Ids of the list's contacts (not deleted) that match the condition within the range;
+    an open end of the range is unbounded. `new` is every current member."""
+    if condition is MemberCondition.NEW:
+        return member_ids(account_id, mailing_list)
+    if condition is MemberCondition.BOUNCED:
+        return member_ids(account_id, mailing_list).where(
+            *_within(contacts.c.bounced_at, since, until)
+        )
+    if mailing_list.kind is not ListKind.STATIC:
+        # Dynamic members are computed on read: nobody joins or leaves them.
+        return select(contacts.c.id).where(false())
+    moments = {
+        MemberCondition.JOINED: (list_members.c.joined_at, None),
+        MemberCondition.LEFT: (list_members.c.left_at, MembershipStatus.REMOVED.value),
+        MemberCondition.UNSUBSCRIBED: (
+            list_members.c.left_at,
+            MembershipStatus.UNSUBSCRIBED.value,
+        ),
+    }
+    moment, status = moments[condition]
+    query = (
+        select(contacts.c.id)
+        .select_from(list_members.join(contacts, contacts.c.id == list_members.c.contact_id))
+        .where(
+            list_members.c.account_id == account_id,
+            list_members.c.list_id == mailing_list.id,
+            contacts.c.deleted_at.is_(None),
+            *_within(moment, since, until),
+        )
+    )
+    return query.where(list_members.c.status == status) if status else query
+
+
+def _within(column, since: datetime | None, until: datetime | None) -> list:
+    bounds = [column.is_not(None)]
+    if since is not None:
+        bounds.append(column >= since)
+    if until is not None:
+        bounds.append(column <= until)
+    return bounds
+
+
+def contact_rows(conn: Connection, account_id: int, ids: Select) -> list[Row]:
+    """email, sms and the property document of the selected contacts, in id order."""
+    chosen = ids.subquery()
+    return conn.execute(
+        select(contacts.c.email, contacts.c.sms, contacts.c.properties)
+        .where(contacts.c.account_id == account_id, contacts.c.id.in_(select(chosen.c.id)))
+        .order_by(contacts.c.id)
+    ).all()

@@ -82,6 +82,7 @@ contacts = Table(
     Column("forgotten_at", UtcDateTime),
     UniqueConstraint("account_id", "email"),
     UniqueConstraint("account_id", "sms"),
+    Index(None, "account_id", "confirmation_code"),
 )
 
 properties = Table(
@@ -132,6 +133,8 @@ mailing_lists = Table(
     Column("cem_segment", Integer),
     Column("site_id", Id, ForeignKey("sites.id")),
     Column("is_hidden", Boolean, nullable=False, server_default=text("false")),
+    # Folder path as the admin and the v2 import write it ("/" or "" = the root folder).
+    Column("folder", String(500), nullable=False, server_default=""),
     _created_at(),
     Column("deleted_at", UtcDateTime),
     Index(None, "account_id", "name"),

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.engine import Row
 
 from kirje.domain.sites import Site
-from kirje.store.schema import mailing_lists, site_consents, site_lists, sites
+from kirje.store.schema import mailing_lists, queued_mails, site_consents, site_lists, sites
 
 
 def _site(row: Row, list_ids: list[int], consent_ids: list[int]) -> Site:
@@ -56,6 +56,12 @@ def all_sites(conn: Connection, account_id: int) -> list[Site]:
 
 def find_site(conn: Connection, account_id: int, domain: str) -> Site | None:
     return next((site for site in all_sites(conn, account_id) if site.domain == domain), None)
+
+
+def default_site(conn: Connection, account_id: int) -> Site | None:
+    """The site marked default; the oldest one if none is (None only without any site)."""
+    sites_ = all_sites(conn, account_id)
+    return next((site for site in sites_ if site.is_default), sites_[0] if sites_ else None)
 
 
 def _site_list_ids(conn: Connection, account_id: int) -> dict[int, list[int]]:
@@ -117,3 +123,55 @@ def detach_consent(conn: Connection, account_id: int, consent_id: int) -> None:
             site_consents.c.consent_type_id == consent_id,
         )
     )
+
+
+def make_default(conn: Connection, account_id: int, site_id: int) -> None:
+    """Makes the site the account's one default site."""
+    conn.execute(
+        update(sites)
+        .where(sites.c.account_id == account_id)
+        .values(is_default=sites.c.id == site_id)
+    )
+
+
+def set_site_lists(conn: Connection, account_id: int, site_id: int, list_ids: list[int]) -> None:
+    """The site offers exactly these lists; a list is offered on one site at a time, so the
+    lists leave the sites that offered them before."""
+    conn.execute(
+        update(mailing_lists)
+        .where(
+            mailing_lists.c.account_id == account_id,
+            mailing_lists.c.site_id == site_id,
+            mailing_lists.c.id.not_in(list_ids),
+        )
+        .values(site_id=None)
+    )
+    conn.execute(
+        delete(site_lists).where(
+            site_lists.c.account_id == account_id,
+            (site_lists.c.site_id == site_id) | site_lists.c.list_id.in_(list_ids),
+        )
+    )
+    if list_ids:
+        conn.execute(
+            update(mailing_lists)
+            .where(mailing_lists.c.account_id == account_id, mailing_lists.c.id.in_(list_ids))
+            .values(site_id=site_id)
+        )
+        conn.execute(
+            insert(site_lists),
+            [dict(account_id=account_id, site_id=site_id, list_id=lid) for lid in list_ids],
+        )
+
+
+def delete_site(conn: Connection, account_id: int, site_id: int) -> None:
+    """Removes the site with what points at it: its lists are offered nowhere, and mails
+    queued for it will use the default site."""
+    set_site_lists(conn, account_id, site_id, [])
+    set_site_consents(conn, account_id, site_id, [])
+    conn.execute(
+        update(queued_mails)
+        .where(queued_mails.c.account_id == account_id, queued_mails.c.site_id == site_id)
+        .values(site_id=None)
+    )
+    conn.execute(delete(sites).where(sites.c.account_id == account_id, sites.c.id == site_id))

@@ -82,6 +82,10 @@ def _value_for(parameter: Parameter, world: OwnerWorld):
         "source": "api",
         "identity": "Intruder",
         "reason": "intrusion test",
+        "from_date": "2000-01-01",
+        "values": ["opens", "clicks"],
+        # queryRecipients: the one function that reads the list id given.
+        "function": "getMailingListMembers",
     }
     if parameter.name in by_name:
         return by_name[parameter.name]

@@ -137,7 +137,7 @@ def test_seed_v1_example_over_http_with_the_clock_at_its_date(
         server.stop()
 
 
-@pytest.mark.parametrize("name", ["getLinks", "deleteDelivery", "queryRecipientsByFunction"])
+@pytest.mark.parametrize("name", ["getLinks", "deleteDelivery"])
 def test_planned_aliases_say_not_available(client: LianaClient, name: str) -> None:
     assert client.raw(name, "[]").json()["code"] == "not_available"
 

@@ -74,7 +74,11 @@ def property_view(prop: Property) -> dict:
     }
 
 
-def list_view(mailing_list: MailingList, site_domains: dict[int, str] | None = None) -> dict:
+def list_view(
+    mailing_list: MailingList,
+    site_domains: dict[int, str] | None = None,
+    external_ids: dict[str, str] | None = None,
+) -> dict:
     view = {
         "id": mailing_list.id,
         "name": mailing_list.name,
@@ -88,6 +92,8 @@ def list_view(mailing_list: MailingList, site_domains: dict[int, str] | None = N
         "hidden": mailing_list.is_hidden,
         "deleted": mailing_list.deleted_at is not None,
         "created": local_time(mailing_list.created_at),
+        # {type: id} of the list in outside systems (addMailingListExternalId).
+        "external_ids": dict(external_ids or {}),
     }
     if mailing_list.sms_member_count is not None:
         view["sms_members"] = mailing_list.sms_member_count

@@ -55,3 +55,50 @@ def get_default_domain_postfix(ctx: Call) -> str:
 
 def get_postfixes(ctx: Call) -> list[str]:
     return [DEFAULT_SITE_POSTFIX]
+
+
+def set_default_site(
+    ctx: Call,
+    site: str,
+    language: str | None = None,
+    welcome: int | None = None,
+    ssl: bool | None = None,  # the seed sends 0/1
+) -> str:
+    return ctx.sites.set_default(site, language=language, welcome_delivery_id=welcome, uses_ssl=ssl)
+
+
+def set_site(
+    ctx: Call,
+    site: str | None = None,
+    id: int = 0,
+    new_name: str | None = None,
+    language: str | None = None,
+    welcome: int | None = None,
+    ssl: bool | None = None,  # the seed sends 0/1
+) -> str:
+    if id != 0:
+        raise Invalid(f"parameter 2 (id) must be 0, not {id}")
+    return ctx.sites.modify_or_create(
+        site,
+        new_domain=new_name,
+        language=language,
+        welcome_delivery_id=welcome,
+        uses_ssl=ssl,
+    )
+
+
+def update_site(ctx: Call, domain: str, settings: dict | None = None) -> bool:
+    ctx.sites.update(domain, settings or {})
+    return True
+
+
+def delete_site(ctx: Call, domain: str) -> bool:
+    ctx.sites.delete(domain)
+    return True
+
+
+def set_site_welcome_delivery(
+    ctx: Call, site: str | None = None, welcome: int | None = None
+) -> int:
+    ctx.sites.set_welcome_delivery(site, welcome)
+    return 1

@@ -44,10 +44,10 @@ def delete_consent_type(ctx: Call, consent_id: int) -> int:
     return 1
 
 
-def edit_consent_type(ctx: Call, consent_id: int, name: str, is_revokable: bool) -> int:
-    # The seed describes the third parameter as "Consent revision" but names it
-    # is_revokable; read as the flag its name says.
-    ctx.consents.edit_type(consent_id, name=name, is_revokable=is_revokable)
+def edit_consent_type(ctx: Call, consent_id: int, name: str, is_revokable: bool | int) -> int:
+    # The seed names the third parameter is_revokable, types it integer and describes it as
+    # "Consent revision" (its sample sends 2): read as the flag its name says, non-zero = true.
+    ctx.consents.edit_type(consent_id, name=name, is_revokable=bool(is_revokable))
     return 1
 
 

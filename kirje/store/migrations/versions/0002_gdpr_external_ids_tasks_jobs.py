@@ -18,6 +18,15 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_contacts_account_id_confirmation_code",
+        "contacts",
+        ["account_id", "confirmation_code"],
+    )
+    op.add_column(
+        "mailing_lists",
+        sa.Column("folder", sa.String(length=500), server_default="", nullable=False),
+    )
     op.create_table(
         "jobs",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -140,6 +149,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_contacts_account_id_confirmation_code", table_name="contacts")
+    with op.batch_alter_table("mailing_lists", schema=None) as batch_op:
+        batch_op.drop_column("folder")
     op.drop_table("list_external_ids")
     with op.batch_alter_table("confirmation_tasks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_confirmation_tasks_contact_id"))
