@@ -39,6 +39,7 @@ class MailingList:
     sms_member_count: int | None = None
     is_hidden: bool = False
     deleted_at: datetime | None = None
+    folder: str = ""  # "" is the root folder; "Newsletters/2026" nests
 
 
 @dataclass(frozen=True)

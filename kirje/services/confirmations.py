@@ -18,7 +18,7 @@ from kirje.domain.contacts import Contact, new_confirmation_code
 from kirje.domain.errors import Invalid, NotFound
 from kirje.domain.events import EventType
 from kirje.domain.lists import ListKind
-from kirje.domain.sites import Site
+from kirje.domain.sites import Site, check_domain
 from kirje.services import memberships
 from kirje.services.base import AccountScope
 from kirje.services.properties import resolve_property_values
@@ -34,7 +34,6 @@ from kirje.store import sites as site_store
 CONFIRMATION = "confirmation"
 # The consent source recorded when a confirmation gives a consent.
 CONFIRMATION_SOURCE = "confirmation"
-CONFIRMATION_MAIL_OPTIONS = frozenset({"site", "properties", "force"})
 
 
 class Confirmations:
@@ -88,25 +87,25 @@ class Confirmations:
                 runners[task.kind](conn, contact_id, task.task, reason, origin)
             return contact_id
 
-    def queue_confirmation_mail(self, contact_id: int, options: dict | None = None) -> None:
+    def queue_confirmation_mail(
+        self,
+        contact_id: int,
+        *,
+        site: str | None = None,
+        properties: dict | None = None,
+        force: bool = False,
+    ) -> None:
         """Queues a confirmation mail for the sending pipeline, making a code when the contact
         has none. A confirmed contact gets one only when forced."""
-        options = options or {}
-        unknown = sorted(set(options) - CONFIRMATION_MAIL_OPTIONS)
-        if unknown:
-            allowed = ", ".join(sorted(CONFIRMATION_MAIL_OPTIONS))
-            raise Invalid(f"unknown options: {', '.join(unknown)} (allowed: {allowed})")
-        properties = options.get("properties") or {}
-        if not isinstance(properties, dict):
-            raise Invalid("option properties must be an object")
+        properties = properties or {}
         now = self.scope.clock()
         with self.scope.db.transaction() as conn:
             contact = self._contact(conn, contact_id)
             if not contact.email:
                 raise Invalid(f"recipient {contact_id} has no email address")
-            if contact.confirmed_at is not None and not options.get("force"):
+            if contact.confirmed_at is not None and not force:
                 raise Invalid(f"recipient {contact_id} is already confirmed")
-            site = self._site(conn, options.get("site"))
+            site = self._site(conn, site)
             if contact_store.confirmation_code_of(conn, self._account_id, contact_id) is None:
                 contact_store.update_contact(
                     conn,
@@ -171,10 +170,10 @@ class Confirmations:
             raise Invalid("properties task needs at least one property value")
         return kind, values
 
-    def _site(self, conn: Connection, domain: object) -> Site | None:
+    def _site(self, conn: Connection, domain: str | None) -> Site | None:
         """The named site, else the account's default one (the mail's link points there)."""
         if domain:
-            site = site_store.find_site(conn, self._account_id, str(domain).strip().lower())
+            site = site_store.find_site(conn, self._account_id, check_domain(domain))
             if site is None:
                 raise NotFound(f"site {domain!r} not found")
             return site

@@ -54,6 +54,7 @@ def _mailing_list(row: Row, member_count: int = 0, sms_count: int | None = None)
         sms_member_count=sms_count,
         is_hidden=row.is_hidden,
         deleted_at=row.deleted_at,
+        folder=row.folder,
     )
 
 

@@ -13,13 +13,15 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from kirje.domain.errors import Invalid
 from kirje.domain.lists import MemberPage
 from kirje.services.account_services import AccountServices
+
+T = TypeVar("T")
 
 # What every v1 method receives first: the caller's account, with its services.
 Call = AccountServices
@@ -119,3 +121,13 @@ def page_of(
     if direction not in ("asc", "desc"):
         raise Invalid("sort must be asc or desc")
     return MemberPage(offset, num or None, order or "id", direction == "desc", filter)
+
+
+def keyed_options(value: dict | None, kind: type[T], name: str) -> T:
+    """An options or filters object of a v1 method, read into a msgspec Struct declared with
+    forbid_unknown_fields: missing keys take the Struct's defaults, unknown keys and wrong
+    types are refused naming the parameter and the key."""
+    try:
+        return msgspec.convert(value or {}, kind, strict=False)
+    except msgspec.ValidationError as error:
+        raise Invalid(f"{name}: {error}") from None

@@ -90,6 +90,7 @@ def list_view(
         "condition": mailing_list.condition,
         "cem_segment": mailing_list.cem_segment,
         "hidden": mailing_list.is_hidden,
+        "folder": mailing_list.folder or "/",
         "deleted": mailing_list.deleted_at is not None,
         "created": local_time(mailing_list.created_at),
         # {type: id} of the list in outside systems (addMailingListExternalId).

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from kirje.api.liana_mailer.dispatch import Call
+from typing import Any
+
+import msgspec
+
+from kirje.api.liana_mailer.dispatch import Call, keyed_options
 from kirje.api.liana_mailer.views import local_time
 from kirje.domain.confirmations import ConfirmationTask
 from kirje.domain.errors import Invalid
@@ -32,8 +36,17 @@ def confirm_recipient(
     return ctx.confirmations.confirm(code, reason=reason, origin=origin)
 
 
+class ConfirmationMailOptions(msgspec.Struct, forbid_unknown_fields=True):
+    site: str | None = None  # the site whose confirmation page the link opens; default site
+    properties: dict[str, Any] | None = None  # extra values for the mail's placeholders
+    force: bool = False  # send even to a recipient already confirmed
+
+
 def send_confirmation_email(ctx: Call, recipient_id: int, options: dict | None = None) -> int:
-    ctx.confirmations.queue_confirmation_mail(recipient_id, options)
+    chosen = keyed_options(options, ConfirmationMailOptions, "options")
+    ctx.confirmations.queue_confirmation_mail(
+        recipient_id, site=chosen.site, properties=chosen.properties, force=chosen.force
+    )
     return 1
 
 

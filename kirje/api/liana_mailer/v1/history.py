@@ -3,27 +3,41 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from kirje.api.liana_mailer.dispatch import Call
+import msgspec
+
+from kirje.api.liana_mailer.dispatch import Call, keyed_options
 from kirje.api.liana_mailer.views import HELSINKI, local_time
-from kirje.domain.confirmations import whole_number
 from kirje.domain.errors import Invalid
 from kirje.domain.events import Event
 
-HISTORY_OPTIONS = frozenset({"limit", "offset", "types"})
-CONSENT_UPDATE_FILTERS = frozenset({"action", "lang"})
-HISTORY_UPDATE_FILTERS = frozenset({"recipient_id", "member_id"})
+
+class HistoryOptions(msgspec.Struct, forbid_unknown_fields=True):
+    limit: int = 100
+    offset: int = 0
+    # Event types to keep: an array, or one string with commas.
+    types: list[str] | str | None = None
+
+
+class ConsentUpdateFilters(msgspec.Struct, forbid_unknown_fields=True):
+    action: Literal["given", "revoked"] | None = None
+    lang: str | None = None
+
+
+class HistoryUpdateFilters(msgspec.Struct, forbid_unknown_fields=True):
+    recipient_id: int | None = None
+    member_id: int | None = None  # the same, as some clients name it
+
+
 # Keys every history action carries; an event's other data follows them.
 ACTION_KEYS = ("action", "time", "list_id", "reason", "origin")
 
 
 def member_history(ctx: Call, recipient_id: int, options: dict | None = None) -> list[dict]:
-    options = _known_keys(options, HISTORY_OPTIONS, "option")
+    chosen = keyed_options(options, HistoryOptions, "options")
     found = ctx.history.contact_history(
-        recipient_id,
-        types=_types(options.get("types")),
-        limit=_number(options, "limit", 100),
-        offset=_number(options, "offset", 0),
+        recipient_id, types=_types(chosen.types), limit=chosen.limit, offset=chosen.offset
     )
     return [_action_view(event) for event in found]
 
@@ -39,9 +53,8 @@ def member_history_update_status(ctx: Call, recipient_id: int) -> int:
 
 
 def request_member_history_update(ctx: Call, filters: dict | None = None) -> str:
-    filters = _known_keys(filters, HISTORY_UPDATE_FILTERS, "filter")
-    named = filters.get("recipient_id", filters.get("member_id"))
-    contact_id = None if named is None else whole_number(named, "filter recipient_id")
+    chosen = keyed_options(filters, HistoryUpdateFilters, "filters")
+    contact_id = chosen.recipient_id if chosen.recipient_id is not None else chosen.member_id
     job = ctx.history.request_update(contact_id)
     return f"H:kirje:{job.id}"
 
@@ -54,16 +67,12 @@ def get_member_consent_updates(
     filters: dict | None = None,
     consent_id: int | None = None,
 ) -> dict:
-    filters = _known_keys(filters, CONSENT_UPDATE_FILTERS, "filter")
-    action = filters.get("action")
-    if action not in (None, "given", "revoked"):
-        raise Invalid("filter action must be given or revoked")
-    lang = filters.get("lang")
+    chosen = keyed_options(filters, ConsentUpdateFilters, "filters")
     updates = ctx.history.consent_updates(
         _moment(from_date, "from_date"),
         consent_id=consent_id,
-        is_given=None if action is None else action == "given",
-        lang=str(lang) if lang else None,
+        is_given=None if chosen.action is None else chosen.action == "given",
+        lang=chosen.lang or None,
         offset=offset,
         limit=limit,
     )
@@ -124,27 +133,9 @@ def _moment(text: str, name: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=HELSINKI)
 
 
-def _known_keys(given: dict | None, allowed: frozenset[str], what: str) -> dict:
-    given = given or {}
-    unknown = sorted(set(given) - allowed)
-    if unknown:
-        raise Invalid(
-            f"unknown {what}s: {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
-        )
-    return given
-
-
-def _number(options: dict, key: str, default: int) -> int:
-    value = options.get(key)
-    return default if value is None else whole_number(value, f"option {key}")
-
-
-def _types(value: object) -> list[str] | None:
-    """Event types to keep: an array, or one string with commas."""
-    if value is None or value == []:
+def _types(value: list[str] | str | None) -> list[str] | None:
+    if not value:
         return None
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return value
-    raise Invalid("option types must be an array of event types")
+    return value

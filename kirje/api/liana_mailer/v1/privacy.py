@@ -8,16 +8,14 @@ import csv
 import io
 import json
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import msgspec
 
-from kirje.api.liana_mailer.dispatch import Call
+from kirje.api.liana_mailer.dispatch import Call, keyed_options
 from kirje.api.liana_mailer.views import local_time, recipient_view
 from kirje.domain.errors import Invalid
 from kirje.domain.privacy import PersonalData, ShadowContact
-
-T = TypeVar("T")
 
 
 def forget_recipient(ctx: Call, id: int, reason: str | None = None) -> int:
@@ -44,7 +42,7 @@ class ExcludedSearch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def get_excluded_members(ctx: Call, params: dict | None = None) -> list[dict]:
-    search = _keyed(params, ExcludedSearch, "params")
+    search = keyed_options(params, ExcludedSearch, "params")
     banned = ctx.privacy.banned(offset=search.offset, limit=search.limit, email=search.email)
     return [recipient_view(details) for details in banned]
 
@@ -55,7 +53,7 @@ class DataFileOptions(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def get_recipient_data_in_file(ctx: Call, id: int, options: dict | None = None) -> str:
-    chosen = _keyed(options, DataFileOptions, "options")
+    chosen = keyed_options(options, DataFileOptions, "options")
     data = ctx.privacy.personal_data(id)
     text = _as_csv(data) if chosen.format == "csv" else _as_json(data)
     return base64.b64encode(text.encode("utf-8")).decode("ascii") if chosen.base64 else text
@@ -66,13 +64,6 @@ def get_shadow_recipient(ctx: Call, recipient_id: int | None = None) -> dict:
     if recipient_id is None:
         raise Invalid("parameter 1 (recipient_id) is required")
     return _shadow_view(ctx.privacy.shadow(recipient_id))
-
-
-def _keyed(value: dict | None, kind: type[T], name: str) -> T:
-    try:
-        return msgspec.convert(value or {}, kind, strict=False)
-    except msgspec.ValidationError as error:
-        raise Invalid(f"{name}: {error}") from None
 
 
 def _shadow_view(shadow: ShadowContact) -> dict:
