@@ -24,9 +24,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-# The project's shared documents sit beside the checkout unless KIRJE_SHARED_DIR says otherwise.
-_BESIDE_CHECKOUT = Path(__file__).resolve().parents[3] / "shared"
-SHARED_DIR = Path(os.environ.get("KIRJE_SHARED_DIR", _BESIDE_CHECKOUT))
+# Where the project's shared documents may be: KIRJE_SHARED_DIR, beside the checkout, or where
+# the project's machines keep them.
+_SHARED_CANDIDATES = [
+    Path(os.environ.get("KIRJE_SHARED_DIR", "")),
+    Path(__file__).resolve().parents[3] / "shared",
+    Path("/work/shared"),
+]
+SHARED_DIR = next((p for p in _SHARED_CANDIDATES if (p / "seeds").is_dir()), _SHARED_CANDIDATES[1])
 SEED_PATH = SHARED_DIR / "seeds" / "001_93b3a29922b663c7.txt"
 API_DOC_PATH = SHARED_DIR / "api" / "liana-mailer.md"
 SNAPSHOT_PATH = Path(__file__).parent / "data" / "liana_mailer_v1_seed_samples.json"
