@@ -1,14 +1,24 @@
-"""Command line: kirje serve | migrate | account create | contact forget/ban | bench ..."""
+"""Command line: kirje serve | worker | migrate | import | account | contact | jobs | bench ..."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import threading
+import time
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kirje.domain.errors import KirjeError
+from kirje.domain.imports import ImportFormat, ImportOptions
+from kirje.domain.jobs import Job, JobKind, JobState
+from kirje.jobs.runner import run_here
 from kirje.services.system import System
 from kirje.settings import Settings
 
@@ -19,6 +29,8 @@ app.add_typer(account_app, name="account")
 app.add_typer(bench_app, name="bench")
 contact_app = typer.Typer(no_args_is_help=True, help="One contact: GDPR erasure, marketing ban.")
 app.add_typer(contact_app, name="contact")
+jobs_app = typer.Typer(no_args_is_help=True, help="Jobs: check a worker, read a job's row.")
+app.add_typer(jobs_app, name="jobs")
 
 
 def _system() -> System:
@@ -40,8 +52,11 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(os.cpu_count() or 1, help="Worker processes (one per core)."),
     demo: bool = typer.Option(False, help="Create a demo account on first run and print it."),
+    worker: bool = typer.Option(
+        True, help="Run a job worker beside the HTTP workers (--no-worker: they run elsewhere)."
+    ),
 ) -> None:
-    """Migrate, then serve every dialect over HTTP."""
+    """Migrate, then serve every dialect over HTTP, with a job worker beside it."""
     from kirje.api.server import serve as serve_http
 
     settings = Settings()
@@ -50,7 +65,17 @@ def serve(
     if demo:
         _print_demo_account(system, f"http://{host}:{port}")
     system.close()
-    serve_http(host, port, workers)
+    serve_http(host, port, workers, job_worker=worker)
+
+
+@app.command("worker")
+def job_worker(
+    threads: int = typer.Option(2, min=1, help="Jobs run at once."),
+) -> None:
+    """Run jobs from the queue until stopped (SIGTERM: now; SIGINT: after the running jobs)."""
+    from kirje.jobs.worker import run_worker
+
+    run_worker(threads=threads)
 
 
 def _print_demo_account(system: System, base_url: str) -> None:
@@ -100,6 +125,16 @@ def bench_api(
         raise typer.BadParameter("one of auto, wrk, python", param_hint="--load")
     options = ApiBenchOptions(seconds, workers, recipients, load, connections)
     sys.stdout.write(json.dumps(run_api_bench(options)) + "\n")
+
+
+@bench_app.command("import")
+def bench_import(
+    rows: int = typer.Option(200_000, min=1, help="Rows in the generated CSV."),
+) -> None:
+    """A generated CSV through the import job, beside a bare COPY of the same file."""
+    from kirje.bench.imports import ImportBenchOptions, run_import_bench
+
+    sys.stdout.write(json.dumps(run_import_bench(ImportBenchOptions(rows=rows))) + "\n")
 
 
 @bench_app.command("segment")
@@ -197,6 +232,109 @@ def contact_unban(
     changed = _with_account(account, lambda s: s.privacy.lift_ban(contact_id, reason=reason))
     state = "ban lifted" if changed else "was not banned"
     typer.echo(f"contact {contact_id}: {state}", err=True)
+
+
+@jobs_app.command("ping")
+def jobs_ping(
+    account: int = _ACCOUNT,
+    steps: int = typer.Option(1, min=0, max=100_000, help="Steps, each committed on its own."),
+    step_seconds: float = typer.Option(0.0, min=0, max=3600, help="Seconds each step waits."),
+    wait: bool = typer.Option(False, "--wait", help="Wait until the job is finished."),
+    timeout: float = typer.Option(60.0, min=0, help="With --wait: give up after this long."),
+) -> None:
+    """Submit a ping job; prints its row as one JSON line (with --wait: once it is finished)."""
+    payload = {"steps": steps, "step_seconds": step_seconds}
+    job = _with_account(account, lambda s: s.jobs.submit(JobKind.PING, payload))
+    if wait:
+        job = _with_account(account, lambda s: _wait_for_job(s, job.id, timeout))
+    sys.stdout.write(json.dumps(job_view(job)) + "\n")
+    if wait and job.state is not JobState.DONE:
+        raise typer.Exit(1)
+
+
+def _wait_for_job(services, job_id: int, timeout: float) -> Job:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = services.jobs.get(job_id)
+        if job.is_finished or time.monotonic() > deadline:
+            return job
+        time.sleep(0.2)
+
+
+@jobs_app.command("show")
+def jobs_show(
+    job_id: int = typer.Argument(..., help="The job id (the handle an API returned)."),
+    account: int = _ACCOUNT,
+) -> None:
+    """Print one job's row as one JSON line."""
+    job = _with_account(account, lambda s: s.jobs.get(job_id))
+    sys.stdout.write(json.dumps(job_view(job)) + "\n")
+
+
+_IMPORT_FILE = typer.Argument(..., exists=True, dir_okay=False, help="A CSV or XLS(X) file.")
+
+
+@app.command("import")
+def import_file(
+    file: Path = _IMPORT_FILE,
+    list_name: str = typer.Option(..., "--list", help="The list (created when missing)."),
+    account: int | None = typer.Option(None, "--account", help="Default: the only account."),
+    truncate: bool = typer.Option(False, "--truncate", help="Members not in the file leave."),
+    spreadsheet: bool = typer.Option(False, "--xls", help="The file is a spreadsheet."),
+) -> None:
+    """Import contacts into a list through the import job, with a progress bar; prints the
+    job's row as one JSON line."""
+    system = _system()
+    try:
+        account_id = system.accounts.the_only_one() if account is None else account
+        system.accounts.get(account_id)
+        services = system.for_account(account_id)
+        list_id = services.lists.for_import(list_id=None, name=list_name, folder=None)
+        kind = (
+            ImportFormat.XLS
+            if spreadsheet or file.suffix.lower() in (".xls", ".xlsx")
+            else ImportFormat.CSV
+        )
+        with open(file, "rb") as source:
+            job = services.imports.start(
+                source, ImportOptions(list_id=list_id, format=kind, truncate=truncate)
+            )
+        job = _run_with_progress(system, services, job.id)
+    except KirjeError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        system.close()
+    sys.stdout.write(json.dumps(job_view(job)) + "\n")
+    if job.state is not JobState.DONE:
+        raise typer.Exit(1)
+
+
+def _run_with_progress(system: System, services, job_id: int) -> Job:
+    """Runs the job in this process (a worker that also got its message finds it taken) while
+    the bar follows the job row, as `getImportStatus` would."""
+    runner = threading.Thread(target=run_here, args=(system, job_id), daemon=True)
+    runner.start()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    # On stderr: stdout carries the one JSON line.
+    with Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True)) as progress:
+        bar = progress.add_task("reading", total=None)
+        while runner.is_alive():
+            job = services.jobs.get(job_id)
+            stage = "merging" if (job.checkpoint or {}).get("phase") == "merge" else "reading"
+            progress.update(
+                bar, description=stage, completed=job.progress_done, total=job.progress_total
+            )
+            runner.join(0.2)
+    return services.jobs.get(job_id)
+
+
+def job_view(job: Job) -> dict:
+    """A job row as JSON: every field, times in ISO 8601."""
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in asdict(job).items()
+    }
 
 
 def main() -> None:  # pragma: no cover

@@ -21,6 +21,19 @@ class Settings(BaseSettings):
     default_rate_limit_per_second: int = 4
     # How long a process trusts a cached API credential before reading it again.
     credential_cache_seconds: float = 5.0
+    # The largest request body the API reads. A v1 import carries its file inside the JSON body,
+    # which is held in memory to be verified: bigger files go through `kirje import` or batches.
+    max_request_bytes: int = 256 * 1024 * 1024
+    # Jobs (kirje/jobs): the queue's name within its storage (Huey's queue name).
+    job_queue_name: str = "kirje"
+    # A running job whose worker has not beaten its heart for this long is taken up again.
+    job_lease_seconds: float = 60.0
+    # A job claimed this many times (its workers died each time) is failed, not retried.
+    job_max_attempts: int = 5
+    # How often each worker looks for abandoned jobs and jobs whose queue message was lost.
+    job_sweep_seconds: float = 15.0
+    # A queued job with no message after this long is enqueued again.
+    job_requeue_after_seconds: float = 60.0
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -71,8 +71,9 @@ class LianaClient:
         user_id: int | None = None,
         realm: str | None = None,
         http_method: str = "POST",
+        version: int = 1,
     ) -> httpx.Response:
-        path = f"/api/v1/{method_name}"
+        path = f"/api/v{version}/{method_name}"
         date = date or self.date()
         real_md5, signature = sign(secret or self.credentials.secret, http_method, body, date, path)
         headers = {
@@ -89,6 +90,10 @@ class LianaClient:
         params = list(params) if isinstance(params, tuple) else params
         response = self.raw(method_name, self.encode(params))
         return response.json()
+
+    def call_v2(self, resource: str, body: dict) -> dict:
+        """A v2 resource with its keyed body; the decoded envelope."""
+        return self.raw(resource, self.encode(body), version=2).json()
 
     def result(self, method_name: str, params: Any = ()) -> Any:
         envelope = self.call(method_name, params)

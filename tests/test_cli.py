@@ -44,7 +44,7 @@ def test_serve_demo_prints_credentials_once_created(data_dir: Path) -> None:
 
 
 def test_serve_replaces_a_worker_that_dies(data_dir: Path) -> None:
-    with serving(data_dir, "--workers", "2") as server:
+    with serving(data_dir, "--workers", "2", "--no-worker") as server:
         first = _workers(psutil.Process(server.process.pid), 2)
         os.kill(first[0].pid, signal.SIGKILL)
         after = _workers(psutil.Process(server.process.pid), 2, without=first[0].pid)

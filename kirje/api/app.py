@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
     app = Litestar(
         route_handlers=[health, live, *liana_mailer_routes(mailer, threads)],
         on_shutdown=[system.close],
+        request_max_body_size=settings.max_request_bytes,
     )
     app.state.system = system
     app.state.credentials = credentials

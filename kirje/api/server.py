@@ -1,4 +1,4 @@
-"""Runs the HTTP app in worker processes.
+"""Runs the HTTP app in worker processes, and a job worker beside them.
 
 Each worker binds its own socket with SO_REUSEPORT, so the kernel spreads new connections
 evenly across them. With one shared listening socket (uvicorn's own multi-worker mode) one
@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 import uvicorn
 
@@ -20,6 +23,10 @@ log = logging.getLogger(__name__)
 
 APP = "kirje.api.app:create_app"
 BACKLOG = 2048
+# Threads of the job worker that `kirje serve` runs beside the HTTP workers.
+JOB_WORKER_THREADS = 2
+
+Target = tuple[Callable[..., None], tuple[Any, ...]]
 
 
 _OPTIONS = dict(
@@ -48,16 +55,32 @@ def _run_worker(host: str, port: int) -> None:
     uvicorn.Server(uvicorn.Config(APP, **_OPTIONS)).run(sockets=[sock])
 
 
-def serve(host: str, port: int, workers: int) -> None:
-    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
-        _supervise(host, port, workers)
-    else:
-        # One process, or a platform without SO_REUSEPORT: uvicorn's own process manager.
-        uvicorn.run(APP, host=host, port=port, workers=workers, **_OPTIONS)
+def _run_job_worker() -> None:
+    from kirje.jobs.worker import run_worker
+
+    # Out of the terminal's process group: Ctrl-C would make the worker finish its jobs first;
+    # the supervisor stops it with SIGTERM, and it gives its jobs back to the queue.
+    os.setpgrp()
+
+    run_worker(threads=JOB_WORKER_THREADS)
 
 
-def _supervise(host: str, port: int, workers: int) -> None:
-    """Starts the workers, restarts one that dies, stops them all on SIGTERM or SIGINT."""
+def serve(host: str, port: int, workers: int, *, job_worker: bool = True) -> None:
+    """Serves HTTP in `workers` processes and, unless job_worker is False, runs one job worker."""
+    targets: list[Target] = [(_run_worker, (host, port))] * workers
+    if job_worker:
+        targets.append((_run_job_worker, ()))
+    if hasattr(socket, "SO_REUSEPORT"):
+        _supervise(targets)
+        return
+    # A platform without SO_REUSEPORT: uvicorn's own process manager, the job worker beside it.
+    if job_worker:
+        multiprocessing.get_context("spawn").Process(target=_run_job_worker, daemon=True).start()
+    uvicorn.run(APP, host=host, port=port, workers=workers, **_OPTIONS)
+
+
+def _supervise(targets: list[Target]) -> None:
+    """Starts a process per target, restarts one that dies, stops them all on SIGTERM or SIGINT."""
     context = multiprocessing.get_context("spawn")
     stopping = False
 
@@ -68,12 +91,13 @@ def _supervise(host: str, port: int, workers: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    def start() -> BaseProcess:
-        process = context.Process(target=_run_worker, args=(host, port), daemon=True)
+    def start(target: Target) -> BaseProcess:
+        function, args = target
+        process = context.Process(target=function, args=args, daemon=True)
         process.start()
         return process
 
-    processes = [start() for _ in range(workers)]
+    processes = [start(target) for target in targets]
     while not stopping:
         time.sleep(0.5)
         for index, process in enumerate(processes):
@@ -81,7 +105,7 @@ def _supervise(host: str, port: int, workers: int) -> None:
                 log.warning(
                     "worker %s exited with %s; starting another", process.pid, process.exitcode
                 )
-                processes[index] = start()
+                processes[index] = start(targets[index])
     for process in processes:
         process.terminate()
     for process in processes:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, Protocol
+
+JobResult = dict[str, Any] | list[Any] | int | None
 
 
 class JobState(StrEnum):
@@ -17,6 +20,9 @@ class JobState(StrEnum):
 class JobKind(StrEnum):
     MEMBER_HISTORY_UPDATE = "member-history-update"
     TARGET_GROUP = "target-group"
+    IMPORT = "import"
+    # A few steps of nothing: an operator's check that a worker takes and finishes jobs.
+    PING = "ping"
 
 
 @dataclass(frozen=True)
@@ -28,12 +34,40 @@ class Job:
     subject_id: int | None
     progress_done: int
     progress_total: int | None
-    result: dict | list | None
+    result: JobResult
     error: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    # What the job works on: enough for any worker to run it, or to resume it.
+    payload: dict[str, Any] | None = None
+    # How far the job has committed; written in the same transaction as that work.
+    checkpoint: dict[str, Any] | None = None
+    # How many times a worker has claimed the job.
+    attempts: int = 0
+    # host:pid of the worker that claimed it last.
+    worker: str | None = None
+    updated_at: datetime | None = None
 
     @property
     def is_finished(self) -> bool:
         return self.state in (JobState.DONE, JobState.FAILED)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One worker's hold on a running job; attempts fences out an older holder's writes."""
+
+    job_id: int
+    worker: str
+    attempts: int
+
+
+class JobLost(Exception):
+    """The job was taken from this worker (its lease ran out); its writes must not commit."""
+
+
+class JobQueue(Protocol):
+    """Wakes a worker for a job whose row is queued; the row, not the message, is the truth."""
+
+    def enqueue(self, job_id: int) -> None: ...

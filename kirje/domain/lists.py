@@ -113,3 +113,15 @@ def health_percent(mailable: int, ever_joined: int) -> int:
     if ever_joined <= 0:
         return 100
     return (100 * min(mailable, ever_joined)) // ever_joined
+
+
+def normalize_folder(path: str | None) -> str | None:
+    """A list folder path as stored: "" for the root ("/" or "" given), "A/B" for nested ones
+    (surrounding and doubled slashes dropped); None when no folder was given at all."""
+    if path is None:
+        return None
+    parts = [part.strip() for part in path.split("/") if part.strip()]
+    folder = "/".join(parts)
+    if len(folder) > 500:
+        raise Invalid("folder path is longer than 500 characters")
+    return folder

@@ -11,6 +11,7 @@ from kirje.services.confirmations import Confirmations
 from kirje.services.consents import Consents
 from kirje.services.contacts import Contacts
 from kirje.services.history import History
+from kirje.services.imports import Imports
 from kirje.services.jobs import Jobs
 from kirje.services.lists import Lists
 from kirje.services.privacy import Privacy
@@ -77,3 +78,7 @@ class AccountServices:
     @cached_property
     def settings(self) -> AccountSettings:
         return AccountSettings(self.scope)
+
+    @cached_property
+    def imports(self) -> Imports:
+        return Imports(self.scope)

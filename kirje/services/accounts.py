@@ -123,6 +123,14 @@ class Accounts:
             account_store.update_api_user(conn, user_id, self.clock(), is_enabled=is_enabled)
         self._credential_changed(user_id)
 
+    def the_only_one(self) -> int:
+        """The account id when there is exactly one (operators' commands default to it)."""
+        with self.db.reading() as conn:
+            ids = account_store.account_ids(conn, limit=2)
+        if len(ids) != 1:
+            raise Invalid("there is more than one account: name one" if ids else "no account yet")
+        return ids[0]
+
     def get(self, account_id: int) -> Account:
         with self.db.reading() as conn:
             account = account_store.find_account(conn, account_id)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
+from kirje.domain.jobs import JobQueue
 from kirje.store.database import Database
 
 Clock = Callable[[], datetime]
@@ -22,3 +24,7 @@ class AccountScope:
     db: Database
     account_id: int
     clock: Clock = utc_now
+    # Wakes a worker for a submitted job; None: the job waits for a worker's sweep.
+    job_queue: JobQueue | None = None
+    # Where uploads wait for the jobs that read them ($KIRJE_DATA_DIR).
+    data_dir: Path = Path("./var")

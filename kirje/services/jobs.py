@@ -1,12 +1,14 @@
-"""Jobs of one account: create, run, and read the rows whose ids are API handles.
+"""Jobs of one account: submit, run, and read the rows whose ids are API handles.
 
-The queue runner of the import work plugs in behind `submit`; until then a job whose work
-is one set-based statement runs at once, in the caller's process, and its row records the
-outcome exactly as a queued run would.
+`submit` records a queued row and wakes a worker through the job queue once the row is
+committed; the worker (kirje/jobs) runs the handler registered for the kind. A job whose
+work is one set-based statement can instead `run_now`, in the caller's process: its row
+records the outcome exactly as a queued run would.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +16,8 @@ from kirje.domain.errors import KirjeError, NotFound
 from kirje.domain.jobs import Job, JobState
 from kirje.services.base import AccountScope
 from kirje.store import jobs as job_store
+
+log = logging.getLogger(__name__)
 
 
 class Jobs:
@@ -31,18 +35,40 @@ class Jobs:
         with self.scope.db.reading() as conn:
             return job_store.latest_job(conn, self.scope.account_id, kind, subject_id)
 
-    def run_now(self, kind: str, work: Callable[[], Any], *, subject_id: int | None = None) -> Job:
-        """Records a job, runs `work` and stores its result (or its error) in the row."""
+    def submit(
+        self, kind: str, payload: dict[str, Any] | None = None, *, subject_id: int | None = None
+    ) -> Job:
+        """Records a queued job and wakes a worker for it; returns the row (its id: the handle)."""
+        job_id = self._insert(kind, subject_id, payload=payload)
+        # Only after the commit: a worker woken earlier could find no row to claim.
+        self._wake(job_id)
+        return self.get(job_id)
+
+    def _insert(self, kind: str, subject_id: int | None, **values: Any) -> int:
         scope = self.scope
         with scope.db.transaction() as conn:
-            job_id = job_store.insert_job(
+            return job_store.insert_job(
                 conn,
                 account_id=scope.account_id,
                 kind=kind,
                 now=scope.clock(),
                 subject_id=subject_id,
-                state=JobState.RUNNING,
+                **values,
             )
+
+    def _wake(self, job_id: int) -> None:
+        if self.scope.job_queue is None:
+            log.warning("no job queue: job %s waits for a worker's sweep", job_id)
+            return
+        try:
+            self.scope.job_queue.enqueue(job_id)
+        except Exception:
+            # The row is committed and is the truth; a worker's sweep enqueues it again.
+            log.exception("could not enqueue job %s; a worker's sweep will", job_id)
+
+    def run_now(self, kind: str, work: Callable[[], Any], *, subject_id: int | None = None) -> Job:
+        """Records a job, runs `work` and stores its result (or its error) in the row."""
+        job_id = self._insert(kind, subject_id, state=JobState.RUNNING)
         try:
             result = work()
         except KirjeError as error:

@@ -21,6 +21,7 @@ from kirje.domain.lists import (
     MemberPage,
     external_id_pair,
     health_percent,
+    normalize_folder,
 )
 from kirje.services import memberships
 from kirje.services.base import AccountScope
@@ -88,6 +89,44 @@ class Lists:
             if external is not None:
                 self._set_external_id(conn, list_id, *external)
             return list_id
+
+    def for_import(self, *, list_id: int | None, name: str | None, folder: str | None) -> int:
+        """The v2 import's target: the given list, renamed when a name is given and moved when
+        a folder is; or, without an id, the static list of that name in that folder, created
+        when there is none."""
+        # The seed: with a list id, "" or no folder leaves the folder alone and "/" is the root;
+        # without one, "" and "/" both mean the root.
+        moves_to = normalize_folder(folder) if folder and folder.strip() else None
+        with self.scope.db.transaction() as conn:
+            if list_id is not None:
+                current = self._get(conn, list_id)
+                if current.kind is not ListKind.STATIC:
+                    raise Invalid(f"list {list_id} is not a static list: imports need one")
+                values: dict = {}
+                if name:
+                    values["name"] = _list_name(name)
+                if moves_to is not None:
+                    values["folder"] = moves_to
+                if values:
+                    list_store.update_list(conn, self._account_id, list_id, **values)
+                return list_id
+            if not name:
+                raise Invalid("list_id or name is required")
+            name = _list_name(name)
+            folder_path = moves_to or ""
+            found = list_store.find_static_list_by_name(conn, self._account_id, name, folder_path)
+            if found is not None:
+                return found
+            return list_store.insert_list(
+                conn,
+                account_id=self._account_id,
+                now=self.scope.clock(),
+                name=name,
+                description="",
+                kind=ListKind.STATIC.value,
+                is_self_service=False,
+                folder=folder_path,
+            )
 
     def edit(
         self,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
+from kirje.jobs.queue import HueyJobQueue
 from kirje.services.account_services import AccountServices
 from kirje.services.accounts import Accounts
 from kirje.services.base import AccountScope, Clock, utc_now
@@ -33,8 +35,17 @@ class System:
     def migrate(self) -> None:
         migrate(self.db.engine)
 
+    @cached_property
+    def job_queue(self) -> HueyJobQueue:
+        """The queue that wakes job workers; it connects on first use."""
+        return HueyJobQueue(self.settings)
+
     def for_account(self, account_id: int) -> AccountServices:
-        return AccountServices(AccountScope(self.db, account_id, self.clock))
+        return AccountServices(
+            AccountScope(self.db, account_id, self.clock, self.job_queue, self.settings.data_dir)
+        )
 
     def close(self) -> None:
+        if "job_queue" in self.__dict__:
+            self.job_queue.close()
         self.db.dispose()

@@ -31,6 +31,10 @@ def find_account(conn: Connection, account_id: int) -> Account | None:
     )
 
 
+def account_ids(conn: Connection, *, limit: int) -> list[int]:
+    return list(conn.execute(select(accounts.c.id).order_by(accounts.c.id).limit(limit)).scalars())
+
+
 def first_account_id(conn: Connection) -> int | None:
     return conn.execute(select(accounts.c.id).order_by(accounts.c.id).limit(1)).scalar()
 

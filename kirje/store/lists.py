@@ -479,3 +479,21 @@ def contact_rows(conn: Connection, account_id: int, ids: Select) -> list[Row]:
         .where(contacts.c.account_id == account_id, contacts.c.id.in_(select(chosen.c.id)))
         .order_by(contacts.c.id)
     ).all()
+
+
+def find_static_list_by_name(
+    conn: Connection, account_id: int, name: str, folder: str
+) -> int | None:
+    """The oldest undeleted static list of that name in that folder."""
+    return conn.execute(
+        select(mailing_lists.c.id)
+        .where(
+            mailing_lists.c.account_id == account_id,
+            mailing_lists.c.name == name,
+            mailing_lists.c.folder == folder,
+            mailing_lists.c.kind == "static",
+            mailing_lists.c.deleted_at.is_(None),
+        )
+        .order_by(mailing_lists.c.id)
+        .limit(1)
+    ).scalar()

@@ -9,6 +9,13 @@ from alembic.config import Config
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The job queue's own tables (Huey's PostgreSQL storage keeps them in our database).
+QUEUE_TABLE_PREFIX = "huey_"
+
+
+def is_ours(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Whether Alembic should compare this object: everything but the job queue's tables."""
+    return not (type_ == "table" and name is not None and name.startswith(QUEUE_TABLE_PREFIX))
 
 
 def alembic_config(engine: Engine, connection=None) -> Config:

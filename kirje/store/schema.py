@@ -298,6 +298,12 @@ jobs = Table(
     Column("subject_id", Id),
     Column("progress_done", Integer, nullable=False, server_default=text("0")),
     Column("progress_total", Integer),
+    # What the job works on (file, options): enough for any worker to run or resume it.
+    Column("payload", JsonDocument),
+    # How far the job has committed, written in the same transaction as the work it covers.
+    Column("checkpoint", JsonDocument),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("worker", String(100)),
     Column("result", JsonDocument),
     Column("error", Text),
     _created_at(),
@@ -306,4 +312,29 @@ jobs = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Index(None, "account_id", "kind", "subject_id"),
     Index(None, "state", "updated_at"),
+)
+
+# An import's parsed rows, written in bulk (COPY on PostgreSQL) before they are merged into
+# contacts and memberships with set-based statements. Rows of finished imports are deleted.
+import_staging = Table(
+    "import_staging",
+    metadata,
+    Column("job_id", Id, primary_key=True),
+    Column("line", Integer, primary_key=True),
+    Column("email", String(320)),
+    Column("sms", String(32)),
+    Column("properties", JsonDocument, nullable=False),
+    # A later line of the same file has the same address: only the last one counts.
+    Column("superseded", Boolean, nullable=False, server_default=text("false")),
+)
+
+# Lines an import did not apply, with the log section and the reason: getImportLog's details.
+import_rejections = Table(
+    "import_rejections",
+    metadata,
+    Column("job_id", Id, primary_key=True),
+    Column("line", Integer, primary_key=True),
+    Column("section", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("value", Text, nullable=False),
 )

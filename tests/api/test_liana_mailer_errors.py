@@ -67,7 +67,7 @@ def test_unknown_method(client: LianaClient) -> None:
 
 
 def test_a_seed_method_not_built_yet_says_so(client: LianaClient) -> None:
-    response = client.raw("getImportStatus", "[60]")
+    response = client.raw("getDeliveryReport", "[10]")
     assert response.status_code == 200
     assert response.json()["code"] == "not_available"
 
@@ -168,3 +168,17 @@ def test_false_for_a_required_string_is_refused(client: LianaClient) -> None:
     envelope = client.call("createMailingList", [False])
     assert envelope["succeed"] is False
     assert "parameter 1 (name) is required" in envelope["message"]
+
+
+def test_a_body_over_the_limit_is_refused_in_the_envelope(settings, system) -> None:
+    server = LiveServer(settings.model_copy(update={"max_request_bytes": 1000})).start()
+    try:
+        client = client_for(server, new_account(system))
+        csv_text = '"email"\n' + "x@example.com\n" * 200
+        response = client.raw("importCSVToMailingList", client.encode([1, None, csv_text]))
+        assert response.status_code == 413
+        body = response.json()
+        assert body["succeed"] is False and body["code"] == "too_large"
+        assert "larger than 1000 bytes" in body["message"]
+    finally:
+        server.stop()

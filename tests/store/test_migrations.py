@@ -6,12 +6,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from kirje.store.migrate import is_ours
 from kirje.store.schema import metadata
 
 
 def test_migrations_match_the_declared_schema(system) -> None:
     with system.db.engine.connect() as conn:
-        context = MigrationContext.configure(conn)
+        context = MigrationContext.configure(conn, opts={"include_name": is_ours})
         differences = compare_metadata(context, metadata)
     assert differences == []
 
@@ -25,4 +26,5 @@ def test_json_columns_are_jsonb_on_postgresql(system, backend) -> None:
 def test_migrating_again_changes_nothing(system) -> None:
     system.migrate()
     with system.db.engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        context = MigrationContext.configure(conn, opts={"include_name": is_ours})
+        assert compare_metadata(context, metadata) == []

@@ -17,6 +17,7 @@ from kirje.api.liana_mailer.v1.routes import (
     PLANNED,
     PLANNED_ALIASES,
 )
+from kirje.api.liana_mailer.v2.routes import IMPLEMENTED as V2_ROUTES
 from kirje.api.liana_mailer.wire import (
     MalformedBody,
     NotAvailableYet,
@@ -56,11 +57,18 @@ class LianaMailerV1:
 
         return self._answer(request, call, method_name)
 
-    def handle_unbuilt(self, path: str, request: SignedRequest) -> tuple[int, bytes]:
-        """v2 and v3 resources of the seed: signed and limited like v1, then "not yet"."""
+    def handle_resource(self, path: str, request: SignedRequest) -> tuple[int, bytes]:
+        """v2 and v3 resources: signed and limited like v1; a keyed JSON body goes to the v2
+        routing table, and the seed's other resources answer "not available yet"."""
 
         def call(credential: ApiCredential) -> Any:
-            raise NotAvailableYet(f"{path} is not available in this version of Kirje yet")
+            function = V2_ROUTES.get(path.removeprefix("/api/v2/").strip("/"))
+            if function is None or not path.startswith("/api/v2/"):
+                raise NotAvailableYet(f"{path} is not available in this version of Kirje yet")
+            body = _decode(request.body)
+            if not isinstance(body, dict):
+                raise MalformedBody("a v2 request body must be a JSON object")
+            return function(self.system.for_account(credential.account_id), body)
 
         return self._answer(request, call, path)
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 import anyio
 import anyio.to_thread
 from litestar import Request, Response, route
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from kirje.api.auth import signed_request_from_scope
 from kirje.api.liana_mailer.endpoint import LianaMailerV1
+from kirje.api.liana_mailer.wire import BodyTooLarge, failure
 
 
 def liana_mailer_routes(v1: LianaMailerV1, threads: anyio.CapacityLimiter) -> list:
     # The official clients let the caller choose the verb; both sign the same way.
     @route("/api/v1/{method_name:str}", http_method=["POST", "GET"])
     async def v1_call(request: Request, method_name: FromPath[str]) -> Response:
-        body = await request.body()
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
         signed = signed_request_from_scope(request.scope, body)
         if v1.runs_inline(method_name):
             status, payload = v1.handle(method_name, signed)
@@ -26,13 +31,32 @@ def liana_mailer_routes(v1: LianaMailerV1, threads: anyio.CapacityLimiter) -> li
         return Response(payload, status_code=status, media_type="application/json")
 
     @route(["/api/v2/{resource:path}", "/api/v3/{resource:path}"], http_method=["POST", "GET"])
-    async def unbuilt_call(request: Request, resource: FromPath[str]) -> Response:
-        body = await request.body()
+    async def resource_call(request: Request, resource: FromPath[str]) -> Response:
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
         signed = signed_request_from_scope(request.scope, body)
         path = request.url.path
         status, payload = await anyio.to_thread.run_sync(
-            v1.handle_unbuilt, path, signed, limiter=threads
+            v1.handle_resource, path, signed, limiter=threads
         )
         return Response(payload, status_code=status, media_type="application/json")
 
-    return [v1_call, unbuilt_call]
+    return [v1_call, resource_call]
+
+
+async def _body(request: Request) -> bytes | Response:
+    """The request body, or the dialect's answer when it is larger than the server reads."""
+    try:
+        return await request.body()
+    except HTTPException as error:
+        if error.status_code != HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+            raise
+        limit = request.app.state.system.settings.max_request_bytes
+        status, payload = failure(
+            BodyTooLarge(
+                f"the request body is larger than {limit} bytes: send the file in batches, "
+                "or import it with `kirje import`"
+            )
+        )
+        return Response(payload, status_code=status, media_type="application/json")

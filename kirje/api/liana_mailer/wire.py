@@ -29,6 +29,10 @@ class MalformedBody(KirjeError):
     pass
 
 
+class BodyTooLarge(KirjeError):
+    pass
+
+
 # Domain errors travel with HTTP 200 and succeed:false, as the clients expect: the WordPress
 # plugins throw on 401 without reading the body, the Python client raises on any status >= 400
 # naming only the status, and every client reads `message` from a 200 with succeed:false.
@@ -37,6 +41,7 @@ _STATUS_AND_CODE: tuple[tuple[type[KirjeError], int, str], ...] = (
     (RateLimited, 429, "rate_limited"),
     (UnknownMethod, 404, "unknown_method"),
     (MalformedBody, 400, "malformed_body"),
+    (BodyTooLarge, 413, "too_large"),
     (NotAvailableYet, 200, "not_available"),
     (NotFound, 200, "not_found"),
     (Invalid, 200, "invalid"),

@@ -9,6 +9,7 @@ from kirje.api.liana_mailer.v1 import (
     confirmations,
     customers,
     history,
+    imports,
     mailinglists,
     members,
     privacy,
@@ -18,6 +19,11 @@ from kirje.api.liana_mailer.v1 import (
 )
 
 IMPLEMENTED: dict[str, Callable] = {
+    "importCSVToMailingList": imports.import_csv_to_mailing_list,
+    "importJSONToMailingList": imports.import_json_to_mailing_list,
+    "getImportStatus": imports.get_import_status,
+    "getImportLog": imports.get_import_log,
+    "isImportCSVToMailingListAllowed": imports.is_import_csv_to_mailing_list_allowed,
     "echoMessage": system.echo_message,
     "createConsentType": system.create_consent_type,
     "editConsentTranslation": system.edit_consent_translation,
@@ -175,8 +181,6 @@ PLANNED: frozenset[str] = frozenset(
         "getDeliveryReport",
         "getDeliverySize",
         "getDeliveryStatuses",
-        "getImportLog",
-        "getImportStatus",
         "getLinkData",
         "getMailLinkData",
         "getMailLinkTrackingData",
@@ -196,9 +200,6 @@ PLANNED: frozenset[str] = frozenset(
         "getTellAFriendData",
         "getTrackingLinkInfo",
         "hideDelivery",
-        "importCSVToMailingList",
-        "importJSONToMailingList",
-        "isImportCSVToMailingListAllowed",
         "isSendingBlocked",
         "rescheduleDeliveryToMailingList",
         "setArchivedState",

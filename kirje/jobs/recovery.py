@@ -1,0 +1,45 @@
+"""Takes up jobs nobody is working on: abandoned by a dead worker, or queued with a lost message."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from kirje.domain.jobs import JobQueue
+from kirje.services.system import System
+from kirje.store import jobs as job_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    requeued: list[int]
+    failed: list[int]
+    woken: list[int]
+
+
+def sweep(system: System, queue: JobQueue, pending: set[int] | None = None) -> Sweep:
+    """One pass; any number of workers may sweep at once (each row changes in one UPDATE).
+
+    pending: job ids whose messages wait in the queue (they need no second message).
+    """
+    settings = system.settings
+    now = system.clock()
+    stale_before = now - timedelta(seconds=settings.job_lease_seconds)
+    with system.db.transaction() as conn:
+        failed = job_store.fail_abandoned_jobs(conn, stale_before, settings.job_max_attempts, now)
+        requeued = job_store.requeue_abandoned_jobs(conn, stale_before, now)
+    waiting_before = now - timedelta(seconds=settings.job_requeue_after_seconds)
+    with system.db.transaction() as conn:
+        woken = job_store.refresh_waiting_jobs(conn, waiting_before, now, skip=pending or set())
+    for job_id in requeued + woken:
+        queue.enqueue(job_id)
+    if failed:
+        log.warning("jobs %s abandoned too often: failed", failed)
+    if requeued:
+        log.warning("jobs %s abandoned by their workers: queued again", requeued)
+    if woken:
+        log.info("jobs %s waited without a queue message: enqueued again", woken)
+    return Sweep(requeued=requeued, failed=failed, woken=woken)

@@ -1,0 +1,306 @@
+"""Imports: an uploaded file becomes contacts and list memberships, as a durable job.
+
+The job runs in two phases, each batch in one transaction together with the job's checkpoint,
+so a worker killed at any moment leaves a job that another worker finishes exactly:
+  1. stage: the file is read in batches (kirje.files), parsed rows are written to the staging
+     table and refused lines to the rejection table;
+  2. merge: after duplicates are marked (and the list truncated, when asked), ranges of staged
+     lines are merged into contacts, memberships, consents and events by set-based statements.
+The job row is the truth; the result holds the counts that getImportLog prints.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from kirje.domain.errors import Invalid, NotFound
+from kirje.domain.import_log import import_log_text
+from kirje.domain.imports import (
+    ImportCounts,
+    ImportFormat,
+    ImportOptions,
+    ImportRow,
+    LogSection,
+    RejectedLine,
+)
+from kirje.domain.jobs import Job, JobKind, JobState
+from kirje.domain.lists import ListKind
+from kirje.domain.properties import Property
+from kirje.files import check_import, read_import
+from kirje.jobs import JobContext
+from kirje.services.account_settings import AccountSettings
+from kirje.services.base import AccountScope
+from kirje.services.jobs import Jobs
+from kirje.store import consents as consent_store
+from kirje.store import imports as import_store
+from kirje.store import lists as list_store
+from kirje.store import properties as property_store
+
+# Staged lines merged per transaction: large enough for set-based speed, small enough that a
+# resumed import redoes little.
+MERGE_RANGE = 50_000
+# getImportStatus: "no import running".
+NOT_RUNNING = -1
+
+
+@dataclass(frozen=True)
+class ImportPayload:
+    """The job payload: where the upload is (relative to the data directory) and what to do."""
+
+    upload: str
+    base64: bool
+    options: ImportOptions
+
+    def to_json(self) -> dict:
+        return {"upload": self.upload, "base64": self.base64, "options": asdict(self.options)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ImportPayload:
+        options = dict(data["options"])
+        options["format"] = ImportFormat(options["format"])
+        return cls(upload=data["upload"], base64=data["base64"], options=ImportOptions(**options))
+
+
+class Imports:
+    def __init__(self, scope: AccountScope) -> None:
+        self.scope = scope
+        self.data_dir = scope.data_dir
+        self._jobs = Jobs(scope)
+
+    @property
+    def _account_id(self) -> int:
+        return self.scope.account_id
+
+    # Starting
+
+    def start(self, source: BinaryIO, options: ImportOptions, *, base64: bool = False) -> Job:
+        """Saves the upload, checks the list and the file's header, and queues the import."""
+        self._importable_list(options.list_id)
+        self._check_consent(options)
+        upload = self._save_upload(source, options.format)
+        try:
+            self._check_header(upload, options.format, base64)
+        except Invalid:
+            (self.data_dir / upload).unlink(missing_ok=True)
+            raise
+        payload = ImportPayload(upload=upload, base64=base64, options=options)
+        return self._jobs.submit(JobKind.IMPORT, payload.to_json(), subject_id=options.list_id)
+
+    def _importable_list(self, list_id: int) -> None:
+        with self.scope.db.reading() as conn:
+            found = list_store.find_list(conn, self._account_id, list_id, with_counts=False)
+        if found is None or found.deleted_at is not None:
+            raise NotFound(f"list {list_id} not found")
+        if found.kind is not ListKind.STATIC:
+            raise Invalid(
+                f"list {list_id} is a {found.kind.value} list: imports need a static list"
+            )
+
+    def _check_consent(self, options: ImportOptions) -> None:
+        if options.consent_id is None:
+            return
+        if not options.consent_lang:
+            raise Invalid("consent_lang is required with consent_id")
+        with self.scope.db.reading() as conn:
+            found = consent_store.find_consent_type(conn, self._account_id, options.consent_id)
+        if found is None:
+            raise NotFound(f"consent {options.consent_id} not found")
+
+    def _save_upload(self, source: BinaryIO, format: ImportFormat) -> str:
+        folder = Path("uploads") / str(self._account_id)
+        (self.data_dir / folder).mkdir(parents=True, exist_ok=True)
+        relative = folder / f"{uuid.uuid4().hex}.{format.value}"
+        with open(self.data_dir / relative, "wb") as target:
+            shutil.copyfileobj(source, target, length=1 << 20)
+        return str(relative)
+
+    def _check_header(self, upload: str, format: ImportFormat, base64: bool) -> None:
+        """A file without an address column, with unknown property columns or in a shape the
+        reader cannot take is refused before anything is queued."""
+        check_import(self.data_dir / upload, format, self._properties(), base64=base64)
+
+    def _properties(self) -> list[Property]:
+        with self.scope.db.reading() as conn:
+            return property_store.all_properties(conn, self._account_id)
+
+    def refused_addresses(self, list_id: int, source: BinaryIO, *, base64: bool) -> list[str]:
+        """The dry run of isImportCSVToMailingListAllowed: the file's addresses whose domain
+        the account does not allow, in file order. Nothing is stored."""
+        self._importable_list(list_id)
+        upload = self._save_upload(source, ImportFormat.CSV)
+        allowed = frozenset(AccountSettings(self.scope).marketing().allowed_domains)
+        try:
+            batches = read_import(
+                self.data_dir / upload, ImportFormat.CSV, self._properties(), base64=base64
+            )
+            refused = [
+                line.value for batch in batches for line in _split_by_domain(batch.rows, allowed)[1]
+            ]
+        finally:
+            (self.data_dir / upload).unlink(missing_ok=True)
+        return refused
+
+    # Reading
+
+    def status(self, list_id: int) -> int:
+        """LianaMailer's getImportStatus: -1 when no import of the list is queued or running,
+        else the number of lines still to process as far as known (0 while that is unknown)."""
+        job = self._jobs.latest(JobKind.IMPORT, list_id)
+        if job is None or job.is_finished:
+            return NOT_RUNNING
+        if job.progress_total is None:
+            return 0
+        return max(job.progress_total - job.progress_done, 0)
+
+    def log(self, list_id: int) -> str:
+        job = self._jobs.latest(JobKind.IMPORT, list_id)
+        if job is None:
+            raise NotFound(f"list {list_id} has no import")
+        with self.scope.db.reading() as conn:
+            found = list_store.find_list(conn, self._account_id, list_id, with_counts=False)
+            rejected = list(import_store.rejections(conn, job.id))
+        result = job.result if isinstance(job.result, dict) else {}
+        counts = ImportCounts(**result.get("counts", {}))
+        return import_log_text(
+            counts,
+            rejected,
+            list_name=found.name if found else str(list_id),
+            seconds=int(result.get("seconds", 0)),
+            errors=[job.error] if job.state is JobState.FAILED and job.error else [],
+        )
+
+
+# The job
+
+
+def run_import(ctx: JobContext) -> dict:
+    payload = ImportPayload.from_json(ctx.job.payload)
+    runner = _ImportRun(ctx, payload)
+    return runner.run()
+
+
+class _ImportRun:
+    def __init__(self, ctx: JobContext, payload: ImportPayload) -> None:
+        self.ctx = ctx
+        self.payload = payload
+        self.options = payload.options
+        self.job = ctx.job
+        self.db = ctx.system.db
+        self.account_id = ctx.job.account_id
+        self.clock = ctx.system.clock
+        self.checkpoint = dict(ctx.job.checkpoint or {"phase": "stage", "line": 0, "lines": 0})
+
+    def run(self) -> dict:
+        started = time.monotonic() - self.checkpoint.get("seconds", 0)
+        if self.checkpoint["phase"] == "stage":
+            self._stage(started)
+            self._prepare_merge(started)
+        if self.checkpoint["phase"] == "merge":
+            self._merge(started)
+        with self.db.transaction() as conn:
+            counts = import_store.import_counts(conn, self.job.id)
+            counts.source_lines = self.checkpoint["lines"]
+            counts.new, counts.updated = self.checkpoint["new"], self.checkpoint["updated"]
+            import_store.drop_staging(conn, self.job.id)
+        (self.ctx.system.settings.data_dir / self.payload.upload).unlink(missing_ok=True)
+        return {"counts": asdict(counts), "seconds": round(time.monotonic() - started)}
+
+    def _stage(self, started: float) -> None:
+        with self.db.reading() as conn:
+            properties = property_store.all_properties(conn, self.account_id)
+        allowed_domains = frozenset(self.ctx.services.settings.marketing().allowed_domains)
+        path = self.ctx.system.settings.data_dir / self.payload.upload
+        with self.db.transaction() as conn:
+            import_store.discard_staged_after(conn, self.job.id, self.checkpoint["line"])
+        for batch in read_import(
+            path,
+            self.options.format,
+            properties,
+            base64=self.payload.base64,
+            start_after_line=self.checkpoint["line"],
+        ):
+            rows, outside = _split_by_domain(batch.rows, allowed_domains)
+            with self.db.transaction() as conn:
+                import_store.stage_rows(conn, self.job.id, rows)
+                import_store.record_rejections(conn, self.job.id, [*batch.rejected, *outside])
+                self.checkpoint.update(
+                    line=batch.last_line,
+                    lines=batch.lines_read,
+                    seconds=time.monotonic() - started,
+                )
+                self.ctx.commit_progress(conn, done=batch.lines_read, checkpoint=self.checkpoint)
+
+    def _prepare_merge(self, started: float) -> None:
+        with self.db.transaction() as conn:
+            import_store.mark_superseded(conn, self.job.id, keep_all=self.options.use_duplicates)
+            if self.options.truncate:
+                import_store.truncate_list_for_import(
+                    conn, self.account_id, self.options.list_id, self.job.id, self.clock()
+                )
+            self.checkpoint.update(
+                phase="merge",
+                last_line=self.checkpoint["line"],
+                line=0,  # merged up to here: nothing yet (JSON items start at line 1)
+                new=0,
+                updated=0,
+                seconds=time.monotonic() - started,
+            )
+            self.ctx.commit_progress(
+                conn, done=0, total=self.checkpoint["lines"], checkpoint=self.checkpoint
+            )
+
+    def _merge(self, started: float) -> None:
+        for first, last in _ranges(self.checkpoint["line"] + 1, self.checkpoint["last_line"]):
+            with self.db.transaction() as conn:
+                outcome = import_store.merge_staged(
+                    conn,
+                    account_id=self.account_id,
+                    job_id=self.job.id,
+                    list_id=self.options.list_id,
+                    first_line=first,
+                    last_line=last,
+                    now=self.clock(),
+                    options=self.options,
+                )
+                self.checkpoint.update(
+                    line=last,
+                    new=self.checkpoint["new"] + outcome.new,
+                    updated=self.checkpoint["updated"] + outcome.updated,
+                    seconds=time.monotonic() - started,
+                )
+                self.ctx.commit_progress(
+                    conn,
+                    done=min(last, self.checkpoint["last_line"]),
+                    total=self.checkpoint["last_line"],
+                    checkpoint=self.checkpoint,
+                )
+
+
+def _split_by_domain(
+    rows: list[ImportRow], allowed: frozenset[str]
+) -> tuple[list[ImportRow], list[RejectedLine]]:
+    """Rows whose email domain the account allows, and the others as domain-rejected lines
+    (every domain is allowed while the allowed_domains marketing setting is empty)."""
+    if not allowed:
+        return rows, []
+    kept, outside = [], []
+    for row in rows:
+        domain = row.email.rpartition("@")[2] if row.email else None
+        if domain is None or domain in allowed:
+            kept.append(row)
+        else:
+            outside.append(
+                RejectedLine(row.line, LogSection.DOMAIN_REJECTED, "domain not allowed", row.email)
+            )
+    return kept, outside
+
+
+def _ranges(first: int, last: int) -> Iterator[tuple[int, int]]:
+    for start in range(first, last + 1, MERGE_RANGE):
+        yield start, min(start + MERGE_RANGE - 1, last)

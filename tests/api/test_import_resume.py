@@ -1,0 +1,86 @@
+"""A worker killed with SIGKILL in the middle of an import leaves a job that another worker
+finishes, with no row lost and none doubled."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+from sqlalchemy import func, select
+
+from kirje.domain.jobs import JobKind, JobState
+from kirje.store.schema import contacts, events, list_members
+from tests.api.test_liana_mailer_imports import wait_until_imported
+from tests.conftest import LiveServer, client_for, new_account
+from tests.jobs.workers import job_worker, wait_for_job
+
+ROWS = 150_000
+
+
+def test_a_killed_worker_leaves_an_import_another_worker_finishes_exactly(
+    settings, system, tmp_path
+) -> None:
+    # A queue of its own, so the first message reaches the worker this test kills.
+    queue = f"resume-{uuid.uuid4().hex[:8]}"
+    mine = settings.model_copy(update={"job_queue_name": queue})
+    server = LiveServer(mine).start()
+    try:
+        account = new_account(system)
+        client = client_for(server, account)
+        services = system.for_account(account.account_id)
+        client.result("createCustomerProperty", ["city", "FI"])
+        list_id = client.result("createMailingList", ["Resumed", ""])
+        text = '"email";"firstname";"city"\n' + "".join(
+            f'"r{i}@example.com";"R{i}";"Oulu"\n' for i in range(ROWS)
+        )
+        encoded = base64.b64encode(text.encode()).decode()
+
+        with job_worker(mine, tmp_path, KIRJE_JOB_QUEUE_NAME=queue) as first:
+            client.result("importCSVToMailingList", [list_id, None, encoded, None, True])
+            job = services.jobs.latest(JobKind.IMPORT, list_id)
+            wait_for_job(services, job.id, _part_done, worker=first)
+            first.process.kill()
+            first.process.wait(timeout=30)
+        killed = services.jobs.get(job.id)
+        assert killed.state is JobState.RUNNING and killed.progress_done > 0
+
+        with job_worker(mine, tmp_path, KIRJE_JOB_QUEUE_NAME=queue):
+            wait_until_imported(client, list_id, seconds=600)
+
+        finished = services.jobs.get(job.id)
+        assert finished.state is JobState.DONE and finished.attempts >= 2
+        assert _counts(services, list_id) == (ROWS, ROWS, ROWS, ROWS)
+        log = client.result("getImportLog", [list_id])
+        assert f" New records: {ROWS}\n Updated records: 0\n Duplicates: 0\n" in log
+    finally:
+        server.stop()
+
+
+def _part_done(job) -> bool:
+    """Some batches committed, not all: the kill lands in the middle."""
+    return job.state is JobState.RUNNING and job.progress_done > 0
+
+
+def _counts(services, list_id: int) -> tuple[int, int, int, int]:
+    account = services.account_id
+    with services.scope.db.reading() as conn:
+
+        def count(table, *where):
+            return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+        people = count(contacts, contacts.c.account_id == account)
+        distinct = conn.execute(
+            select(func.count(func.distinct(contacts.c.email))).where(
+                contacts.c.account_id == account
+            )
+        ).scalar_one()
+        members = count(
+            list_members, list_members.c.list_id == list_id, list_members.c.status == "active"
+        )
+        joins = count(
+            events,
+            events.c.account_id == account,
+            events.c.type == "list-join",
+            events.c.list_id == list_id,
+        )
+    return people, distinct, members, joins
