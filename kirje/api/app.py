@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from kirje import __version__
 from kirje.api.auth import SignatureVerifier
-from kirje.api.liana_mailer.endpoint import LianaMailerV1
+from kirje.api.liana_mailer.endpoint import LianaMailerEndpoint
 from kirje.api.liana_mailer.routes import liana_mailer_routes
 from kirje.api.liana_mailer.views import HELSINKI
 from kirje.api.rate_limit import RateLimiter
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
         clock=clock,
         naive_zone=HELSINKI,
     )
-    mailer = LianaMailerV1(system, verifier, RateLimiter(settings.redis_url))
+    mailer = LianaMailerEndpoint(system, verifier, RateLimiter(settings.redis_url))
 
     def database_answers() -> None:
         with system.db.reading() as conn:

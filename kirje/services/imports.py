@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from kirje.domain.errors import Invalid, NotFound
 from kirje.domain.import_log import import_log_text
@@ -33,7 +33,6 @@ from kirje.domain.jobs import Job, JobKind, JobState
 from kirje.domain.lists import ListKind
 from kirje.domain.properties import Property
 from kirje.files import check_import, read_import
-from kirje.jobs import JobContext
 from kirje.services.account_settings import AccountSettings
 from kirje.services.base import AccountScope
 from kirje.services.jobs import Jobs
@@ -41,6 +40,10 @@ from kirje.store import consents as consent_store
 from kirje.store import imports as import_store
 from kirje.store import lists as list_store
 from kirje.store import properties as property_store
+
+if TYPE_CHECKING:
+    # Only the handler's signature: services do not depend on the job runner at run time.
+    from kirje.jobs import JobContext
 
 # Staged lines merged per transaction: large enough for set-based speed, small enough that a
 # resumed import redoes little.

@@ -406,7 +406,23 @@ def merge_staged(
     """
     refresh_statistics(conn)
     with _planned_for_ranges(conn):
-        return _merge_range(conn, account_id, job_id, list_id, first_line, last_line, now, options)
+        merge = _RangeMerge(conn, account_id, job_id, list_id, first_line, last_line, now)
+        merge.refuse_forgotten()
+        merge.refuse_kept_out()
+        applied = merge.count_pending()
+        merge.update_existing()
+        new = merge.insert_new()
+        joined = merge.join_list()
+        if options.consent_id is not None:
+            merge.give_consent(options.consent_id, options.consent_lang)
+        refused = merge.refused_counts()
+    return MergeOutcome(
+        new=new,
+        updated=applied - new,
+        joined=joined,
+        unsubscribed=refused.get(LogSection.UNSUBSCRIBED, 0),
+        deleted=refused.get(LogSection.DELETED, 0),
+    )
 
 
 # Our own constants, never input. A range is read through the staging table's key, not by
@@ -439,35 +455,6 @@ def _planned_for_ranges(conn: Connection) -> Iterator[None]:
     finally:
         for name in _RANGE_PLANNING:
             conn.exec_driver_sql(f"RESET {name}")
-
-
-def _merge_range(
-    conn: Connection,
-    account_id: int,
-    job_id: int,
-    list_id: int,
-    first_line: int,
-    last_line: int,
-    now: datetime,
-    options: ImportOptions,
-) -> MergeOutcome:
-    merge = _RangeMerge(conn, account_id, job_id, list_id, first_line, last_line, now)
-    merge.refuse_forgotten()
-    merge.refuse_kept_out()
-    applied = merge.count_pending()
-    merge.update_existing()
-    new = merge.insert_new()
-    joined = merge.join_list()
-    if options.consent_id is not None:
-        merge.give_consent(options.consent_id, options.consent_lang)
-    refused = merge.refused_counts()
-    return MergeOutcome(
-        new=new,
-        updated=applied - new,
-        joined=joined,
-        unsubscribed=refused.get(LogSection.UNSUBSCRIBED, 0),
-        deleted=refused.get(LogSection.DELETED, 0),
-    )
 
 
 class _RangeMerge:

@@ -68,7 +68,9 @@ def _rows(services, table, **where) -> list:
     conditions = [table.c.account_id == services.account_id]
     conditions += [table.c[name] == value for name, value in where.items()]
     with services.scope.db.reading() as conn:
-        return conn.execute(select(table).where(*conditions)).all()
+        # In the order rows were written: without ORDER BY, PostgreSQL promises none.
+        order = [table.c.id] if "id" in table.c else []
+        return conn.execute(select(table).where(*conditions).order_by(*order)).all()
 
 
 def _count(services, table, **where) -> int:

@@ -34,7 +34,7 @@ from kirje.services.system import System
 log = logging.getLogger(__name__)
 
 
-class LianaMailerV1:
+class LianaMailerEndpoint:
     def __init__(self, system: System, verifier: SignatureVerifier, limiter: RateLimiter) -> None:
         self.system = system
         self.verifier = verifier

@@ -10,11 +10,11 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from kirje.api.auth import signed_request_from_scope
-from kirje.api.liana_mailer.endpoint import LianaMailerV1
+from kirje.api.liana_mailer.endpoint import LianaMailerEndpoint
 from kirje.api.liana_mailer.wire import BodyTooLarge, failure
 
 
-def liana_mailer_routes(v1: LianaMailerV1, threads: anyio.CapacityLimiter) -> list:
+def liana_mailer_routes(endpoint: LianaMailerEndpoint, threads: anyio.CapacityLimiter) -> list:
     # The official clients let the caller choose the verb; both sign the same way.
     @route("/api/v1/{method_name:str}", http_method=["POST", "GET"])
     async def v1_call(request: Request, method_name: FromPath[str]) -> Response:
@@ -22,11 +22,11 @@ def liana_mailer_routes(v1: LianaMailerV1, threads: anyio.CapacityLimiter) -> li
         if isinstance(body, Response):
             return body
         signed = signed_request_from_scope(request.scope, body)
-        if v1.runs_inline(method_name):
-            status, payload = v1.handle(method_name, signed)
+        if endpoint.runs_inline(method_name):
+            status, payload = endpoint.handle(method_name, signed)
         else:
             status, payload = await anyio.to_thread.run_sync(
-                v1.handle, method_name, signed, limiter=threads
+                endpoint.handle, method_name, signed, limiter=threads
             )
         return Response(payload, status_code=status, media_type="application/json")
 
@@ -38,7 +38,7 @@ def liana_mailer_routes(v1: LianaMailerV1, threads: anyio.CapacityLimiter) -> li
         signed = signed_request_from_scope(request.scope, body)
         path = request.url.path
         status, payload = await anyio.to_thread.run_sync(
-            v1.handle_resource, path, signed, limiter=threads
+            endpoint.handle_resource, path, signed, limiter=threads
         )
         return Response(payload, status_code=status, media_type="application/json")
 
