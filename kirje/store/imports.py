@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Connection,
+    Select,
     Subquery,
     Text,
     and_,
@@ -411,15 +412,15 @@ def merge_staged(
         merge.refuse_kept_out()
         applied = merge.count_pending()
         merge.update_existing()
-        new = merge.insert_new()
         joined = merge.join_list()
+        new = merge.insert_new()
         if options.consent_id is not None:
             merge.give_consent(options.consent_id, options.consent_lang)
         refused = merge.refused_counts()
     return MergeOutcome(
         new=new,
         updated=applied - new,
-        joined=joined,
+        joined=joined + new,
         unsubscribed=refused.get(LogSection.UNSUBSCRIBED, 0),
         deleted=refused.get(LogSection.DELETED, 0),
     )
@@ -682,8 +683,10 @@ class _RangeMerge:
         )
 
     def insert_new(self) -> int:
-        """Creates contacts for the lines that name none, confirmed, with a created event;
-        returns how many."""
+        """Creates contacts for the lines that name none, confirmed and active members of the
+        list, with their created and list-join events; returns how many.
+
+        It runs after join_list, which so never looks the new contacts up again."""
         staged = import_staging
         head = (literal(self.account_id), staged.c.email)
         tail = (staged.c.properties, literal(True), self.now, self.now, self.now)
@@ -701,20 +704,29 @@ class _RangeMerge:
         columns += ["created_at", "updated_at", "confirmed_at"]
         write = insert(contacts).from_select(columns, new_lines)
         if self.is_postgresql:
+            # One statement: the contacts, their memberships and both events of each.
             created = write.returning(contacts.c.id, contacts.c.properties).cte("created")
-            return self.append_events(self.created_events(created), created)
+            members = self.new_memberships(select(created.c.id))
+            joined = members.returning(list_members.c.contact_id).cte("joined")
+            logged = insert(events).from_select(
+                _EVENT_COLUMNS,
+                union_all(self.created_events(created), self.join_events(joined.c.contact_id)),
+            )
+            count = select(func.count()).select_from(created)
+            return self.conn.execute(count.add_cte(joined, logged.cte("logged"))).scalar_one()
         # SQLite: the new rows are those past the largest id, created at this moment.
         first_new_id = self.conn.execute(select(func.coalesce(func.max(contacts.c.id), 0)))
         first_new_id = first_new_id.scalar_one() + 1
         count = _inserted(self.conn, write)
         if count:
-            self.append_events(
-                self.created_events(contacts).where(
-                    contacts.c.account_id == self.account_id,
-                    contacts.c.id >= first_new_id,
-                    contacts.c.created_at == self.now,
-                )
+            is_new = (
+                contacts.c.account_id == self.account_id,
+                contacts.c.id >= first_new_id,
+                contacts.c.created_at == self.now,
             )
+            self.append_events(self.created_events(contacts).where(*is_new))
+            self.append_events(self.join_events(contacts.c.id).where(*is_new))
+            self.conn.execute(self.new_memberships(select(contacts.c.id).where(*is_new)))
         return count
 
     def created_events(self, source):
@@ -725,9 +737,33 @@ class _RangeMerge:
 
     # Memberships and consents
 
+    def membership_fields(self) -> dict:
+        return dict(is_admin=True, joined_at=self.now_value, reason=self.reason, origin=ORIGIN)
+
+    def membership_rows(self, contact_ids: Select) -> tuple[list[str], Select]:
+        """Columns and rows of active memberships of the list for the selected contact ids."""
+        joining = contact_ids.subquery("joining")
+        columns = ["account_id", "list_id", "contact_id", "status", "left_at"]
+        columns += list(self.membership_fields())
+        rows = select(
+            literal(self.account_id),
+            literal(self.list_id),
+            joining.c[0],
+            literal(ACTIVE),
+            null(),
+            literal(True),
+            self.now,
+            literal(self.reason),
+            literal(ORIGIN),
+        )
+        return columns, rows
+
+    def new_memberships(self, contact_ids: Select):
+        return insert(list_members).from_select(*self.membership_rows(contact_ids))
+
     def join_list(self) -> int:
-        """Makes every applied contact an active member (new, or back from removed by an
-        administrator), with a list-join event each; returns how many joined now."""
+        """Makes every existing contact the lines name an active member (new, or back from
+        removed by an administrator), with a list-join event each; returns how many joined."""
         named = self.matched_contacts()
         member = list_members
         membership = (
@@ -736,25 +772,13 @@ class _RangeMerge:
             member.c.contact_id == named.c.contact_id,
         )
         is_member = select(1).where(*membership, member.c.status == ACTIVE).exists()
-        fields = dict(is_admin=True, joined_at=self.now_value, reason=self.reason, origin=ORIGIN)
-        joining = select(
-            literal(self.account_id),
-            literal(self.list_id),
-            named.c.contact_id,
-            literal(ACTIVE),
-            null(),
-            literal(True),
-            self.now,
-            literal(self.reason),
-            literal(ORIGIN),
-        )
-        columns = ["account_id", "list_id", "contact_id", "status", "left_at", *fields]
+        joining = select(named.c.contact_id).where(~is_member)
         if self.is_postgresql:
-            upsert = postgresql_insert(member).from_select(columns, joining.where(~is_member))
+            upsert = postgresql_insert(member).from_select(*self.membership_rows(joining))
             joined = (
                 upsert.on_conflict_do_update(
                     index_elements=[member.c.list_id, member.c.contact_id],
-                    set_=dict(status=ACTIVE, left_at=None, **fields),
+                    set_=dict(status=ACTIVE, left_at=None, **self.membership_fields()),
                     where=member.c.status == REMOVED,
                 )
                 .returning(member.c.contact_id)
@@ -764,7 +788,7 @@ class _RangeMerge:
         count = self.append_events(self.join_events(named.c.contact_id).where(~is_member))
         if count:
             has_row = select(1).where(*membership).exists()
-            self.conn.execute(insert(member).from_select(columns, joining.where(~has_row)))
+            self.conn.execute(self.new_memberships(select(named.c.contact_id).where(~has_row)))
             comeback = self.matched_contacts()
             self.conn.execute(
                 update(member)
@@ -774,7 +798,7 @@ class _RangeMerge:
                     member.c.status == REMOVED,
                     member.c.contact_id.in_(select(comeback.c.contact_id)),
                 )
-                .values(status=ACTIVE, left_at=None, **fields)
+                .values(status=ACTIVE, left_at=None, **self.membership_fields())
             )
         return count
 

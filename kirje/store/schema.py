@@ -33,6 +33,21 @@ def _account_id() -> Column:
     return Column("account_id", Id, ForeignKey("accounts.id"), nullable=False)
 
 
+# Contacts, memberships and events grow by a row per person per import, send or hit, so they
+# carry no foreign keys: PostgreSQL checks a key with a locking lookup per row, and three such
+# checks made a membership insert four times slower (0.8 s against 3.7 s for 200,000 rows).
+# Their references are kept by the store, which writes them only with ids it has just read
+# or written, in the same transaction, and which never deletes an account, contact or list
+# with memberships (contacts are erased in place, lists lose their memberships first).
+def _high_volume_account_id() -> Column:
+    return Column("account_id", Id, nullable=False)
+
+
+def _where(condition: str) -> dict:
+    """A partial index's condition, on both backends."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
+
 def _created_at() -> Column:
     return Column("created_at", UtcDateTime, nullable=False)
 
@@ -65,7 +80,7 @@ contacts = Table(
     "contacts",
     metadata,
     Column("id", Id, primary_key=True),
-    _account_id(),
+    _high_volume_account_id(),
     Column("email", String(320)),
     Column("sms", String(32)),
     # Property values by property name, as text: one row per contact keeps bulk loads
@@ -81,8 +96,9 @@ contacts = Table(
     Column("banned_at", UtcDateTime),
     Column("forgotten_at", UtcDateTime),
     UniqueConstraint("account_id", "email"),
-    UniqueConstraint("account_id", "sms"),
-    Index(None, "account_id", "confirmation_code"),
+    # Most contacts have no SMS number or pending code: partial indexes skip them.
+    Index(None, "account_id", "sms", unique=True, **_where("sms IS NOT NULL")),
+    Index(None, "account_id", "confirmation_code", **_where("confirmation_code IS NOT NULL")),
 )
 
 properties = Table(
@@ -143,9 +159,9 @@ mailing_lists = Table(
 list_members = Table(
     "list_members",
     metadata,
-    _account_id(),
-    Column("list_id", Id, ForeignKey("mailing_lists.id"), primary_key=True),
-    Column("contact_id", Id, ForeignKey("contacts.id"), primary_key=True),
+    _high_volume_account_id(),
+    Column("list_id", Id, primary_key=True),
+    Column("contact_id", Id, primary_key=True),
     Column("status", String(16), nullable=False),
     Column("is_admin", Boolean, nullable=False, server_default=text("true")),
     Column("joined_at", UtcDateTime, nullable=False),
@@ -217,7 +233,7 @@ events = Table(
     "events",
     metadata,
     Column("id", Id, primary_key=True),
-    _account_id(),
+    _high_volume_account_id(),
     Column("contact_id", Id),
     Column("type", String(32), nullable=False),
     Column("at", UtcDateTime, nullable=False),
