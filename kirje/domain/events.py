@@ -25,6 +25,8 @@ class EventType(StrEnum):
     FORGOTTEN = "forgotten"
     WELCOME_QUEUED = "welcome-queued"
     CONFIRMATION_QUEUED = "confirmation-queued"
+    # An import named two contacts as one person: the other one's events are this one's now.
+    MERGED = "merged"
     # Written by the sending pipeline; counted by recipient statistics.
     MAIL_SENT = "mailsent"
     MAIL_OPEN = "mailopen"

@@ -21,6 +21,13 @@ class JobKind(StrEnum):
     MEMBER_HISTORY_UPDATE = "member-history-update"
     TARGET_GROUP = "target-group"
     IMPORT = "import"
+    # LianaAutomation: an event import (done when its request answers), and the searches,
+    # deletes, exports and automation reports its handles name.
+    EVENT_IMPORT = "event-import"
+    EVENT_SEARCH = "event-search"
+    EVENT_DELETE = "event-delete"
+    EVENT_EXPORT = "event-export"
+    AUTOMATION_REPORT = "automation-report"
     # A few steps of nothing: an operator's check that a worker takes and finishes jobs.
     PING = "ping"
 

@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import DBAPIError
+
 from kirje.domain.jobs import JobQueue
 from kirje.services.system import System
 from kirje.store import jobs as job_store
@@ -18,6 +20,14 @@ class Sweep:
     requeued: list[int]
     failed: list[int]
     woken: list[int]
+
+
+def _prepare_event_partitions(system: System) -> None:
+    try:
+        system.prepare_event_partitions()
+    except DBAPIError:
+        # Another worker made the same partition at the same moment; the next sweep looks again.
+        log.info("event partitions not prepared this sweep", exc_info=True)
 
 
 def sweep(system: System, queue: JobQueue, pending: set[int] | None = None) -> Sweep:
@@ -36,6 +46,7 @@ def sweep(system: System, queue: JobQueue, pending: set[int] | None = None) -> S
         woken = job_store.refresh_waiting_jobs(conn, waiting_before, now, skip=pending or set())
     for job_id in requeued + woken:
         queue.enqueue(job_id)
+    _prepare_event_partitions(system)
     if failed:
         log.warning("jobs %s abandoned too often: failed", failed)
     if requeued:

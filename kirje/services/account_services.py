@@ -7,9 +7,11 @@ from functools import cached_property
 from kirje.domain.accounts import Account
 from kirje.services.account_settings import AccountSettings
 from kirje.services.base import AccountScope
+from kirje.services.channels import Channels
 from kirje.services.confirmations import Confirmations
 from kirje.services.consents import Consents
 from kirje.services.contacts import Contacts
+from kirje.services.event_imports import EventImports
 from kirje.services.history import History
 from kirje.services.imports import Imports
 from kirje.services.jobs import Jobs
@@ -82,3 +84,11 @@ class AccountServices:
     @cached_property
     def imports(self) -> Imports:
         return Imports(self.scope)
+
+    @cached_property
+    def channels(self) -> Channels:
+        return Channels(self.scope)
+
+    @cached_property
+    def event_imports(self) -> EventImports:
+        return EventImports(self.scope)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from kirje.domain.jobs import JobQueue
+from kirje.services.automation_triggers import AutomationTriggers
 from kirje.store.database import Database
 
 Clock = Callable[[], datetime]
@@ -28,3 +29,5 @@ class AccountScope:
     job_queue: JobQueue | None = None
     # Where uploads wait for the jobs that read them ($KIRJE_DATA_DIR).
     data_dir: Path = Path("./var")
+    # Where stored events are handed to the automations (one per process).
+    triggers: AutomationTriggers = field(default_factory=AutomationTriggers)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from kirje.jobs.queue import HueyJobQueue
 from kirje.services.account_services import AccountServices
 from kirje.services.accounts import Accounts
+from kirje.services.automation_triggers import AutomationTriggers
 from kirje.services.base import AccountScope, Clock, utc_now
 from kirje.settings import Settings
 from kirje.store.database import Database
+from kirje.store.event_partitions import ensure_event_partitions
 from kirje.store.migrate import migrate
 from kirje.store.secret_box import SecretBox, load_server_key
 
@@ -21,6 +23,8 @@ class System:
     db: Database
     accounts: Accounts
     clock: Clock
+    # Where stored events are handed to the automations; the engine registers here.
+    triggers: AutomationTriggers = field(default_factory=AutomationTriggers)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utc_now, pool_size: int = 10) -> System:
@@ -34,6 +38,12 @@ class System:
 
     def migrate(self) -> None:
         migrate(self.db.engine)
+        self.prepare_event_partitions()
+
+    def prepare_event_partitions(self) -> None:
+        """Makes the event store's coming month partitions (PostgreSQL; nothing on SQLite)."""
+        with self.db.transaction() as conn:
+            ensure_event_partitions(conn, self.clock())
 
     @cached_property
     def job_queue(self) -> HueyJobQueue:
@@ -42,7 +52,14 @@ class System:
 
     def for_account(self, account_id: int) -> AccountServices:
         return AccountServices(
-            AccountScope(self.db, account_id, self.clock, self.job_queue, self.settings.data_dir)
+            AccountScope(
+                self.db,
+                account_id,
+                self.clock,
+                self.job_queue,
+                self.settings.data_dir,
+                self.triggers,
+            )
         )
 
     def close(self) -> None:

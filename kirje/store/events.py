@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+import orjson
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.engine import Row
 
@@ -47,6 +48,8 @@ def event_row(
     *,
     list_id: int | None = None,
     data: dict | None = None,
+    channel_id: int | None = None,
+    job_id: int | None = None,
 ) -> dict:
     return dict(
         account_id=account_id,
@@ -54,5 +57,44 @@ def event_row(
         type=type_,
         at=at,
         list_id=list_id,
+        channel_id=channel_id,
+        job_id=job_id,
         data=data or {},
     )
+
+
+def append_returning_ids(conn: Connection, rows: Sequence[dict]) -> list[int]:
+    """Appends many events (built with event_row) and returns their ids, in order."""
+    if not rows:
+        return []
+    statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+    return list(conn.execute(statement, list(rows)).scalars())
+
+
+def stored_event_keys(
+    conn: Connection,
+    account_id: int,
+    channel_id: int,
+    contact_ids: Iterable[int],
+    verbs: Iterable[str],
+) -> set[tuple[int, str, bytes]]:
+    """(contact, verb, canonical items) of the channel's events of these contacts and verbs:
+    what no_duplicates compares a batch with."""
+    wanted = sorted(set(contact_ids))
+    found: set[tuple[int, str, bytes]] = set()
+    for start in range(0, len(wanted), 5000):
+        rows = conn.execute(
+            select(events.c.contact_id, events.c.type, events.c.data).where(
+                events.c.account_id == account_id,
+                events.c.contact_id.in_(wanted[start : start + 5000]),
+                events.c.channel_id == channel_id,
+                events.c.type.in_(sorted(set(verbs))),
+            )
+        )
+        found.update((row.contact_id, row.type, canonical_json(row.data)) for row in rows)
+    return found
+
+
+def canonical_json(value: object) -> bytes:
+    """One byte string per JSON value whatever its key order: what 'identical' compares."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)

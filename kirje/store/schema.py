@@ -95,6 +95,9 @@ contacts = Table(
     Column("bounced_at", UtcDateTime),
     Column("banned_at", UtcDateTime),
     Column("forgotten_at", UtcDateTime),
+    # Set when an import linked this contact's identifiers to another one, which holds its
+    # events and identifiers since; this row stays as a deleted tombstone.
+    Column("merged_into", Id),
     UniqueConstraint("account_id", "email"),
     # Most contacts have no SMS number or pending code: partial indexes skip them.
     Index(None, "account_id", "sms", unique=True, **_where("sms IS NOT NULL")),
@@ -228,16 +231,24 @@ member_consents = Table(
     Index(None, "contact_id"),
 )
 
-# Append-only: the one event store that v3 events, reports and automations read.
+# Append-only: the one event store that v3 events, reports and automations read. On
+# PostgreSQL it is partitioned by month of `at` (see kirje.store.event_partitions), so its
+# primary key there is (id, at); ids come from one sequence either way.
 events = Table(
     "events",
     metadata,
     Column("id", Id, primary_key=True),
     _high_volume_account_id(),
     Column("contact_id", Id),
-    Column("type", String(32), nullable=False),
+    # The LianaAutomation verb, or one of Kirje's own event types (EventType).
+    Column("type", String(64), nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Column("list_id", Id),
+    # The LianaAutomation channel an imported event came in through.
+    Column("channel_id", Id),
+    # The job (import handle) that wrote the event, for imports that have one.
+    Column("job_id", Id),
+    # Kirje's own event data, or an imported event's items.
     Column("data", JsonDocument, nullable=False),
     Index(None, "account_id", "at"),
     Index(None, "account_id", "type", "at"),
@@ -353,4 +364,55 @@ import_rejections = Table(
     Column("section", String(32), nullable=False),
     Column("reason", Text, nullable=False),
     Column("value", Text, nullable=False),
+)
+
+
+# LianaAutomation channels: where imported events come from. Users make untyped ones
+# (type "empty"); typed ones (system, shop integrations) are made by Kirje or an operator.
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("name", String(200), nullable=False),
+    Column("color", String(32), nullable=False, server_default=""),
+    Column("icon", Text, nullable=False, server_default=""),
+    Column("tracking_enabled", Boolean, nullable=False, server_default=text("false")),
+    Column("notes", Text, nullable=False, server_default=""),
+    Column("system_name", String(64), nullable=False, server_default=""),
+    Column("type", String(32), nullable=False, server_default="empty"),
+    Column("tracking_js", Text, nullable=False, server_default=""),
+    Column("import_js", Text, nullable=False, server_default=""),
+    Column("default_url", Text, nullable=False, server_default=""),
+    # The unguessable part of the channel's site-tracking URLs (/t/<key>/gtm).
+    Column("public_key", String(32), nullable=False),
+    _created_at(),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("public_key"),
+    Index(None, "account_id", "system_name"),
+)
+
+# The verbs a channel has received, with how many of its events each has: the channel
+# object's `verbs` and `events` without counting the event store on every read.
+channel_verbs = Table(
+    "channel_verbs",
+    metadata,
+    Column("channel_id", Id, primary_key=True),
+    Column("verb", String(64), primary_key=True),
+    _high_volume_account_id(),
+    Column("is_enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("events", Integer, nullable=False, server_default=text("0")),
+)
+
+# Identifiers of a contact other than its email and SMS number (which live on the contact):
+# LianaAutomation's extra1, extra2 and tracking tokens. A value names one contact at most.
+contact_identities = Table(
+    "contact_identities",
+    metadata,
+    Column("account_id", Id, primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    Column("contact_id", Id, nullable=False),
+    _created_at(),
+    Index(None, "contact_id"),
 )
