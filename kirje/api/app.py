@@ -11,6 +11,8 @@ from sqlalchemy import text
 
 from kirje import __version__
 from kirje.api.auth import SignatureVerifier
+from kirje.api.liana_automation.endpoint import LianaAutomationEndpoint
+from kirje.api.liana_automation.http import liana_automation_routes
 from kirje.api.liana_mailer.endpoint import LianaMailerEndpoint
 from kirje.api.liana_mailer.routes import liana_mailer_routes
 from kirje.api.liana_mailer.views import HELSINKI
@@ -36,7 +38,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
         clock=clock,
         naive_zone=HELSINKI,
     )
-    mailer = LianaMailerEndpoint(system, verifier, RateLimiter(settings.redis_url))
+    limiter = RateLimiter(settings.redis_url)
+    mailer = LianaMailerEndpoint(system, verifier, limiter)
+    automation = LianaAutomationEndpoint(system, verifier, limiter)
 
     def database_answers() -> None:
         with system.db.reading() as conn:
@@ -53,7 +57,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
         return {"status": "ok"}
 
     app = Litestar(
-        route_handlers=[health, live, *liana_mailer_routes(mailer, threads)],
+        route_handlers=[
+            health,
+            live,
+            *liana_mailer_routes(mailer, threads),
+            *liana_automation_routes(automation, threads),
+        ],
         on_shutdown=[system.close],
         request_max_body_size=settings.max_request_bytes,
     )

@@ -156,6 +156,7 @@ class _Planner:
         self.held: dict[int, list[str | None]] = {}  # contact or ref -> [email, sms]
         self.index: dict[tuple[IdentityKind, str | int], int] = {}
         self.redirect: dict[int, int] = {}
+        self.next_ref = -1
         for contact_id, held in known.by_id.items():
             self._know((IdentityKind.ID, contact_id), held)
         for email, held in known.by_email.items():
@@ -189,9 +190,8 @@ class _Planner:
         sms = self._unheld(IdentityKind.SMS, identity.sms)
         keeper = found[0] if found and self._takes(found[0], email, sms) else None
         if keeper is None:
-            keeper = -(len(self.held) + 1)
-            while keeper in self.held:
-                keeper -= 1
+            keeper = self.next_ref
+            self.next_ref -= 1
             self.held[keeper] = [None, None]
         self._give(keeper, email, sms)
         for other in found:
