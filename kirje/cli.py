@@ -137,6 +137,19 @@ def bench_import(
     sys.stdout.write(json.dumps(run_import_bench(ImportBenchOptions(rows=rows))) + "\n")
 
 
+@bench_app.command("events")
+def bench_events(
+    events: int = typer.Option(100_000, help="How many events to import."),
+    connections: int = typer.Option(8, help="Client connections sending at once."),
+    workers: int = typer.Option(2, help="Server worker processes."),
+) -> None:
+    """LianaAutomation imports of 500 events per signed request, against a bare COPY."""
+    from kirje.bench.events import EventsBenchOptions, run_events_bench
+
+    options = EventsBenchOptions(events=events, connections=connections, workers=workers)
+    sys.stdout.write(json.dumps(run_events_bench(options)) + "\n")
+
+
 @bench_app.command("segment")
 def bench_segment(
     contacts: int = typer.Option(100_000, min=1, help="Contacts to load with properties."),

@@ -21,6 +21,7 @@ from kirje.services.accounts import CredentialCache
 from kirje.services.base import Clock, utc_now
 from kirje.services.system import System
 from kirje.settings import Settings
+from kirje.web.tracking import tracking_routes
 
 # Worker threads per process for synchronous service calls. The connection pool is a little
 # larger, so that no thread waits for a connection and none is opened and closed per burst.
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
             live,
             *liana_mailer_routes(mailer, threads),
             *liana_automation_routes(automation, threads),
+            *tracking_routes(system, threads),
         ],
         on_shutdown=[system.close],
         request_max_body_size=settings.max_request_bytes,

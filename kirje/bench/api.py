@@ -8,24 +8,16 @@ so `ratio` says how much of the stack's capacity a real call keeps.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 import orjson
-import psutil
 
 from kirje.api.auth import content_md5, signature
 from kirje.api.liana_mailer.views import HELSINKI
@@ -38,6 +30,7 @@ from kirje.bench.load import (
     run_load,
     write_requests,
 )
+from kirje.bench.server import ServerWatch, exit_on_sigterm, free_port, server_process
 from kirje.services.system import System
 from kirje.settings import Settings
 from kirje.store import contacts as contact_store
@@ -46,8 +39,6 @@ SIGNED_PATH = "/api/v1/getRecipientByEmail"
 BASELINE_PATH = "/health/live"
 # High enough that the limiter is on the path but never says no.
 RATE_LIMIT_PER_SECOND = 1_000_000
-READY_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 10.0
 WARM_UP_SECONDS = 1
 # Pre-signed requests carry a fixed Date, which the server accepts for 15 minutes:
 # they are signed afresh before each run, and a run stays well inside that.
@@ -78,17 +69,20 @@ def run_api_bench(options: ApiBenchOptions) -> dict:
     if options.seconds > LONGEST_RUN_SECONDS:
         raise ValueError(f"--seconds is at most {LONGEST_RUN_SECONDS}: requests are pre-signed")
     load = choose_load(options.load)
-    with _exit_on_sigterm(), tempfile.TemporaryDirectory(prefix="kirje-bench-") as scratch_name:
+    with exit_on_sigterm(), tempfile.TemporaryDirectory(prefix="kirje-bench-") as scratch_name:
         scratch = Path(scratch_name)
         settings = Settings() if os.environ.get("KIRJE_DATA_DIR") else Settings(data_dir=scratch)
         _say(f"preparing {options.recipients} recipients on {settings.database_backend}")
         user = prepare_user(settings, options.recipients)
-        port = _free_port()
+        port = free_port()
         signed_file, baseline_file = scratch / "signed.http", scratch / "baseline.http"
         baseline_request = PreparedRequest("GET", BASELINE_PATH, {})
         write_requests(baseline_file, [raw_request(baseline_request, port)])
         run = _LoadRun(load, port, options.connections or CONNECTIONS_PER_WORKER * options.workers)
-        with _server(settings, port, options.workers) as server, _ServerWatch(server.pid) as watch:
+        with (
+            server_process(settings, port, options.workers) as server,
+            ServerWatch(server.pid) as watch,
+        ):
             failed_calls = _preflight(port, signed_requests(user, PREFLIGHT_CALLS))
             _say(f"warming up, then {options.seconds} s each with {load}, {run.connections} conns")
             _write_signed(signed_file, user, port)
@@ -180,67 +174,6 @@ def _signed_call(user: BenchUser, email: str, date: str) -> PreparedRequest:
     return PreparedRequest("POST", SIGNED_PATH, headers, body)
 
 
-@contextlib.contextmanager
-def _server(settings: Settings, port: int, workers: int) -> Iterator[subprocess.Popen]:
-    """`kirje serve` in its own process group, always stopped on the way out."""
-    env = {**os.environ, "KIRJE_DATA_DIR": str(settings.data_dir)}
-    command = [*_kirje_command(), "serve", "--host", HOST, "--port", str(port)]
-    command += ["--workers", str(workers)]
-    # The server's stdout goes to our stderr: our stdout carries the one result line.
-    process = subprocess.Popen(command, env=env, stdout=sys.stderr, start_new_session=True)
-    try:
-        _wait_until_ready(process, port)
-        yield process
-    finally:
-        _stop(process)
-
-
-@contextlib.contextmanager
-def _exit_on_sigterm() -> Iterator[None]:
-    """A terminated bench still stops its server: the server has a process group of its own,
-    so nothing else would."""
-
-    def leave(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, leave)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _kirje_command() -> list[str]:
-    script = Path(sys.executable).parent / "kirje"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from kirje.cli import main; main()"]
-
-
-def _wait_until_ready(process: subprocess.Popen, port: int) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"kirje serve exited with {process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if client.get("/health").status_code == 200:
-                    return
-            time.sleep(0.1)
-    raise TimeoutError(f"kirje serve was not ready within {READY_TIMEOUT_SECONDS:.0f} s")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def _preflight(port: int, requests: list[PreparedRequest]) -> int:
     """How many of a few calls fail: the load generators only see statuses, and a
     LianaMailer error (recipient not found, say) still answers 200."""
@@ -261,50 +194,6 @@ def _succeeded(response: httpx.Response) -> bool:
         return response.status_code == 200 and response.json().get("succeed") is True
     except ValueError:
         return False
-
-
-class _ServerWatch:
-    """The server's process tree: peak resident memory, sampled on a thread, and CPU time."""
-
-    INTERVAL_SECONDS = 0.1
-
-    def __init__(self, pid: int) -> None:
-        self._root = psutil.Process(pid)
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.peak_rss_bytes = 0
-
-    def __enter__(self) -> _ServerWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=STOP_TIMEOUT_SECONDS)
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.INTERVAL_SECONDS):
-            rss = sum(self._each(lambda process: process.memory_info().rss).values())
-            self.peak_rss_bytes = max(self.peak_rss_bytes, rss)
-
-    def cpu_seconds(self) -> dict[int, float]:
-        """User and system CPU time so far of each process in the tree, by pid."""
-        return self._each(lambda process: sum(process.cpu_times()[:2]))
-
-    def _each(self, measure: Callable[[psutil.Process], float]) -> dict[int, float]:
-        """A figure for every process of the tree still there when asked: workers may exit."""
-        figures: dict[int, float] = {}
-        with contextlib.suppress(psutil.Error):
-            for process in [self._root, *self._root.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):
-                    figures[process.pid] = measure(process)
-        return figures
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def _say(message: str) -> None:

@@ -46,7 +46,7 @@ class ArrivedEvent:
 
 @dataclass(frozen=True)
 class EventImportResult:
-    job_id: int  # the handle
+    job_id: int | None  # the handle (none for imports made without one)
     events: int  # stored
     duplicates: int  # left out by no_duplicates
     contacts_created: int

@@ -47,6 +47,8 @@ class Erasure:
     queued_mails_dropped: int
     confirmation_tasks_dropped: int
     channels_suppressed: tuple[str, ...]
+    # extra1, extra2 and tracking tokens (LianaAutomation identities)
+    identifiers_dropped: int = 0
 
     def counts(self) -> dict:
         """The part stored in the `forgotten` event (the id and time are the event's own)."""

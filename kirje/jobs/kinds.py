@@ -14,7 +14,11 @@ if TYPE_CHECKING:
 Handler = Callable[["JobContext"], JobResult]
 
 # Modules that register job kinds when imported; a worker imports them all before it runs jobs.
-KIND_MODULES: tuple[str, ...] = ("kirje.jobs.ping", "kirje.jobs.imports")
+KIND_MODULES: tuple[str, ...] = (
+    "kirje.jobs.ping",
+    "kirje.jobs.imports",
+    "kirje.jobs.event_handles",
+)
 
 _handlers: dict[str, Handler] = {}
 

@@ -12,6 +12,7 @@ from kirje.services.confirmations import Confirmations
 from kirje.services.consents import Consents
 from kirje.services.contacts import Contacts
 from kirje.services.event_imports import EventImports
+from kirje.services.event_searches import EventSearches
 from kirje.services.history import History
 from kirje.services.imports import Imports
 from kirje.services.jobs import Jobs
@@ -92,3 +93,7 @@ class AccountServices:
     @cached_property
     def event_imports(self) -> EventImports:
         return EventImports(self.scope)
+
+    @cached_property
+    def event_searches(self) -> EventSearches:
+        return EventSearches(self.scope)

@@ -43,60 +43,36 @@ class EventImports:
     def __init__(self, scope: AccountScope) -> None:
         self.scope = scope
 
-    def run(self, request: EventImport) -> EventImportResult:
+    def run(self, request: EventImport, *, with_handle: bool = True) -> EventImportResult:
+        """Stores the import; with_handle False writes no job row (a tracked page view is
+        an import nobody asks about afterwards)."""
         channel = Channels(self.scope).named(request.channel)
         try:
-            result, arrived = self._store(request, channel)
+            result, arrived = self._store(request, channel, with_handle)
         except IntegrityError:
             # Another import created one of the same people at the same moment: the second
             # attempt finds them.
-            result, arrived = self._store(request, channel)
+            result, arrived = self._store(request, channel, with_handle)
         if not request.skip_automations:
             self.scope.triggers.events_arrived(self.scope.account_id, arrived)
         return result
 
     def _store(
-        self, request: EventImport, channel: Channel
+        self, request: EventImport, channel: Channel, with_handle: bool
     ) -> tuple[EventImportResult, list[ArrivedEvent]]:
-        scope = self.scope
-        account_id = scope.account_id
-        now = scope.clock()
-        with scope.db.transaction() as conn:
+        account_id = self.scope.account_id
+        now = self.scope.clock()
+        with self.scope.db.transaction() as conn:
             identities = self._unforgotten(conn, [entry.identity for entry in request.entries])
-            plan = plan_identities(
-                [identity for identity in identities if identity is not None],
-                self._known(conn, identities),
-            )
-            contact_ids = iter(self._apply(conn, plan, channel))
-            job_id = job_store.insert_job(
-                conn,
-                account_id=account_id,
-                kind=JobKind.EVENT_IMPORT,
-                now=now,
-                subject_id=channel.id,
-                state=JobState.RUNNING,
-            )
-            rows = []
-            for entry, identity in zip(request.entries, identities, strict=True):
-                if identity is None:
-                    continue
-                contact_id = next(contact_ids)
-                for event in entry.events:
-                    rows.append(
-                        event_store.event_row(
-                            account_id,
-                            contact_id,
-                            event.verb,
-                            now,
-                            data=event.items,
-                            channel_id=channel.id,
-                            job_id=job_id,
-                        )
-                    )
+            known = self._known(conn, identities)
+            plan = plan_identities([identity for identity in identities if identity], known)
+            resolved, history = self._apply(conn, plan, known, channel)
+            job_id = self._open_job(conn, channel) if with_handle else None
+            rows = self._event_rows(request, identities, resolved, channel, job_id)
             stored = (
                 self._without_duplicates(conn, channel, rows) if request.no_duplicates else rows
             )
-            ids = event_store.append_returning_ids(conn, stored)
+            ids = event_store.append_returning_ids(conn, history + stored)[len(history) :]
             channel_store.count_verbs(
                 conn, account_id, channel.id, Counter(row["type"] for row in stored)
             )
@@ -108,22 +84,68 @@ class EventImports:
                 contacts_merged=len(plan.merges),
                 skipped_identities=sum(identity is None for identity in identities),
             )
-            job_store.update_job(
-                conn,
-                account_id,
-                job_id,
-                now,
-                state=JobState.DONE,
-                result=result.as_dict(),
-                progress_done=len(stored),
-                progress_total=len(rows),
-                finished_at=now,
-            )
+            if job_id is not None:
+                self._close_job(conn, job_id, result, len(rows))
         arrived = [
             ArrivedEvent(id_, row["contact_id"], channel.id, row["type"], row["data"], now)
             for id_, row in zip(ids, stored, strict=True)
         ]
         return result, arrived
+
+    def _event_rows(
+        self,
+        request: EventImport,
+        identities: list[Identity | None],
+        resolved: list[int],
+        channel: Channel,
+        job_id: int | None,
+    ) -> list[dict]:
+        contact_ids = iter(resolved)
+        now = self.scope.clock()
+        rows = []
+        for entry, identity in zip(request.entries, identities, strict=True):
+            if identity is None:
+                continue
+            contact_id = next(contact_ids)
+            rows += [
+                event_store.event_row(
+                    self.scope.account_id,
+                    contact_id,
+                    event.verb,
+                    now,
+                    data=event.items,
+                    channel_id=channel.id,
+                    job_id=job_id,
+                )
+                for event in entry.events
+            ]
+        return rows
+
+    def _open_job(self, conn: Connection, channel: Channel) -> int:
+        return job_store.insert_job(
+            conn,
+            account_id=self.scope.account_id,
+            kind=JobKind.EVENT_IMPORT,
+            now=self.scope.clock(),
+            subject_id=channel.id,
+            state=JobState.RUNNING,
+        )
+
+    def _close_job(
+        self, conn: Connection, job_id: int, result: EventImportResult, given: int
+    ) -> None:
+        now = self.scope.clock()
+        job_store.update_job(
+            conn,
+            self.scope.account_id,
+            job_id,
+            now,
+            state=JobState.DONE,
+            result=result.as_dict(),
+            progress_done=result.events,
+            progress_total=given,
+            finished_at=now,
+        )
 
     def _without_duplicates(
         self, conn: Connection, channel: Channel, rows: list[dict]
@@ -190,8 +212,11 @@ class EventImports:
             },
         )
 
-    def _apply(self, conn: Connection, plan: IdentityPlan, channel: Channel) -> list[int]:
-        """Writes the plan; returns the contact id of each planned identity, in order."""
+    def _apply(
+        self, conn: Connection, plan: IdentityPlan, known: KnownIdentifiers, channel: Channel
+    ) -> tuple[list[int], list[dict]]:
+        """Writes the plan; returns the contact id of each planned identity, in order, and
+        the created and merged events to append with the import's own."""
         account_id = self.scope.account_id
         now = self.scope.clock()
         refs = sorted(plan.new_contacts, reverse=True)  # -1, -2, ...: first seen first
@@ -212,7 +237,8 @@ class EventImports:
         identity_store.link_identifiers(
             conn,
             account_id,
-            [(kind, value, contact(ref)) for (kind, value), ref in plan.links.items()],
+            {key: contact(ref) for key, ref in plan.links.items()},
+            {key: held.contact_id for key, held in known.by_link.items()},
             now,
         )
         data = {"origin": ORIGIN, "channel": channel.id}
@@ -226,5 +252,4 @@ class EventImports:
             )
             for merged, keeper in plan.merges
         ]
-        event_store.append_events(conn, history)
-        return [contact(ref) for ref in plan.contacts]
+        return [contact(ref) for ref in plan.contacts], history

@@ -60,7 +60,7 @@ class Privacy:
             contact = contact_store.find_by_id(
                 conn, self._account_id, contact_id, include_deleted=True
             )
-            return self._erase(conn, contact, f"recipient {contact_id} not found")
+            return self.erase_within(conn, contact, f"recipient {contact_id} not found")
 
     def forget_by_email(self, email: str, *, reason: str | None = None) -> Erasure:
         address = normalize_email(email or "")
@@ -68,7 +68,7 @@ class Privacy:
             contact = contact_store.find_by_email(
                 conn, self._account_id, address, include_deleted=True
             )
-            return self._erase(conn, contact, f"recipient {email!r} not found")
+            return self.erase_within(conn, contact, f"recipient {email!r} not found")
 
     def forget_by_sms(self, sms: str, *, reason: str | None = None) -> Erasure:
         number = normalize_sms(sms or "")
@@ -76,9 +76,11 @@ class Privacy:
             contact = contact_store.find_by_sms(
                 conn, self._account_id, number, include_deleted=True
             )
-            return self._erase(conn, contact, f"recipient {sms!r} not found")
+            return self.erase_within(conn, contact, f"recipient {sms!r} not found")
 
-    def _erase(self, conn: Connection, contact: Contact | None, missing: str) -> Erasure:
+    def erase_within(self, conn: Connection, contact: Contact | None, missing: str) -> Erasure:
+        """Erases the contact in the caller's transaction (a forget call, or a LianaAutomation
+        delete that removes events first); raises NotFound(missing) when there is none."""
         # A forgotten contact has no address left to erase: it is gone as far as callers know.
         if contact is None or contact.forgotten_at is not None:
             raise NotFound(missing)
@@ -102,6 +104,7 @@ class Privacy:
             confirmation_tasks_dropped=privacy_store.drop_confirmation_tasks(
                 conn, account_id, contact.id
             ),
+            identifiers_dropped=privacy_store.drop_identifiers(conn, account_id, contact.id),
             channels_suppressed=tuple(
                 channel.value
                 for channel in privacy_store.suppress(

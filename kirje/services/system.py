@@ -10,6 +10,7 @@ from kirje.services.account_services import AccountServices
 from kirje.services.accounts import Accounts
 from kirje.services.automation_triggers import AutomationTriggers
 from kirje.services.base import AccountScope, Clock, utc_now
+from kirje.services.site_tracking import SiteTracking
 from kirje.settings import Settings
 from kirje.store.database import Database
 from kirje.store.event_partitions import ensure_event_partitions
@@ -49,6 +50,10 @@ class System:
     def job_queue(self) -> HueyJobQueue:
         """The queue that wakes job workers; it connects on first use."""
         return HueyJobQueue(self.settings)
+
+    @cached_property
+    def site_tracking(self) -> SiteTracking:
+        return SiteTracking(self.db, self.for_account)
 
     def for_account(self, account_id: int) -> AccountServices:
         return AccountServices(

@@ -3,11 +3,11 @@ one executemany inside one transaction on SQLite."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import orjson
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from kirje.store import contacts as contact_store
 
@@ -47,3 +47,30 @@ def _copy(conn: Connection, account_id: int, rows, now: datetime) -> int:
             )
             count += 1
     return count
+
+
+def next_ids(conn: Connection, table: str, count: int) -> list[int]:
+    """`count` ids drawn from the table's id sequence (PostgreSQL): rows that are then written
+    by COPY know their ids without an INSERT ... RETURNING."""
+    statement = text(f"SELECT nextval('{_SEQUENCES[table]}') FROM generate_series(1, :count)")
+    return list(conn.execute(statement, {"count": count}).scalars())
+
+
+def copy_rows(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    """Writes rows by COPY (PostgreSQL). JSON values must be given as text."""
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {_TABLES[table]} ({', '.join(_checked(columns))}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+# Our own names only: the statements above are built from these, never from input.
+_SEQUENCES = {"events": "events_id_seq", "contacts": "contacts_id_seq"}
+_TABLES = {name: name for name in ("events", "contacts", "contact_identities")}
+
+
+def _checked(columns: Sequence[str]) -> Sequence[str]:
+    for column in columns:
+        if not column.isidentifier():
+            raise ValueError(f"not a column name: {column!r}")
+    return columns

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.engine import Row
 
 from kirje.domain.events import Event
+from kirje.store import bulk
 from kirje.store.schema import events
 
 
@@ -63,12 +64,45 @@ def event_row(
     )
 
 
+_COPIED_COLUMNS = (
+    "id",
+    "account_id",
+    "contact_id",
+    "type",
+    "at",
+    "list_id",
+    "channel_id",
+    "job_id",
+)
+
+
 def append_returning_ids(conn: Connection, rows: Sequence[dict]) -> list[int]:
-    """Appends many events (built with event_row) and returns their ids, in order."""
+    """Appends many events (built with event_row) and returns their ids, in order.
+
+    On PostgreSQL the ids are drawn from the sequence first and the rows go in by COPY: a
+    multi-row INSERT ... RETURNING of 500 events spent most of its time in the driver
+    building the statement, COPY streams them at the database's bulk speed.
+    """
     if not rows:
         return []
-    statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
-    return list(conn.execute(statement, list(rows)).scalars())
+    if conn.dialect.name != "postgresql":
+        statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+        return list(conn.execute(statement, list(rows)).scalars())
+    ids = bulk.next_ids(conn, "events", len(rows))
+    bulk.copy_rows(
+        conn,
+        "events",
+        (*_COPIED_COLUMNS, "data"),
+        (
+            (
+                id_,
+                *(row[column] for column in _COPIED_COLUMNS[1:]),
+                orjson.dumps(row["data"]).decode(),
+            )
+            for id_, row in zip(ids, rows, strict=True)
+        ),
+    )
+    return ids
 
 
 def stored_event_keys(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
 
 from kirje.domain.identities import HeldAddresses, IdentityKind
+from kirje.store import bulk
 from kirje.store.schema import (
     confirmation_tasks,
     contact_identities,
@@ -112,6 +113,19 @@ def insert_contacts(
     """New contacts with these (email, sms) pairs and nothing else; their ids, in order."""
     if not addresses:
         return []
+    if conn.dialect.name == "postgresql":
+        ids = bulk.next_ids(conn, "contacts", len(addresses))
+        columns = ("id", "account_id", "email", "sms", "properties", "is_enabled")
+        bulk.copy_rows(
+            conn,
+            "contacts",
+            (*columns, "created_at", "updated_at"),
+            (
+                (id_, account_id, email, sms, "{}", True, now, now)
+                for id_, (email, sms) in zip(ids, addresses, strict=True)
+            ),
+        )
+        return ids
     rows = [
         dict(
             account_id=account_id,
@@ -152,27 +166,44 @@ def give_addresses(
 
 
 def link_identifiers(
-    conn: Connection, account_id: int, links: Sequence[tuple[IdentityKind, str, int]], now
+    conn: Connection,
+    account_id: int,
+    links: Mapping[tuple[IdentityKind, str], int],
+    known: Mapping[tuple[IdentityKind, str], int],
+    now: datetime,
 ) -> None:
-    """Points each (kind, value) at its contact, taking it from another contact if it named
-    one (the newest import tells whose tracking token or extra id it is now)."""
-    if not links:
-        return
+    """Points each (kind, value) at its contact: new ones are added, ones that named another
+    contact are taken from it (the newest import tells whose tracking token or extra id it is
+    now), and those already right are left alone. `known`: what they named before."""
     table = contact_identities
-    by_key = {(kind.value, value): contact_id for kind, value, contact_id in links}
-    for chunk in _chunks(sorted(by_key)):
-        conn.execute(
-            delete(table).where(
-                table.c.account_id == account_id, tuple_(table.c.kind, table.c.value).in_(chunk)
+    for (kind, value), contact_id in links.items():
+        if known.get((kind, value), contact_id) != contact_id:
+            conn.execute(
+                update(table)
+                .where(
+                    table.c.account_id == account_id, table.c.kind == kind, table.c.value == value
+                )
+                .values(contact_id=contact_id)
             )
-        )
+    new = [
+        (kind, value, contact_id)
+        for (kind, value), contact_id in links.items()
+        if (kind, value) not in known
+    ]
+    if not new:
+        return
+    if conn.dialect.name == "postgresql":
+        columns = ("account_id", "kind", "value", "contact_id", "created_at")
+        rows = ((account_id, kind.value, value, contact_id, now) for kind, value, contact_id in new)
+        bulk.copy_rows(conn, "contact_identities", columns, rows)
+        return
     conn.execute(
         insert(table),
         [
             dict(
                 account_id=account_id, kind=kind, value=value, contact_id=contact_id, created_at=now
             )
-            for (kind, value), contact_id in by_key.items()
+            for kind, value, contact_id in new
         ],
     )
 

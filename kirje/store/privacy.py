@@ -12,6 +12,7 @@ from kirje.domain.lists import MembershipStatus
 from kirje.domain.privacy import Channel, SuppressionReason, address_hash
 from kirje.store.schema import (
     confirmation_tasks,
+    contact_identities,
     contacts,
     events,
     list_members,
@@ -158,6 +159,16 @@ def drop_queued_mails(conn: Connection, account_id: int, contact_id: int) -> int
     return conn.execute(
         delete(queued_mails).where(
             queued_mails.c.account_id == account_id, queued_mails.c.contact_id == contact_id
+        )
+    ).rowcount
+
+
+def drop_identifiers(conn: Connection, account_id: int, contact_id: int) -> int:
+    """Deletes the contact's extra1, extra2 and tracking tokens."""
+    return conn.execute(
+        delete(contact_identities).where(
+            contact_identities.c.account_id == account_id,
+            contact_identities.c.contact_id == contact_id,
         )
     ).rowcount
 

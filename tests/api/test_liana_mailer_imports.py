@@ -6,14 +6,13 @@ from __future__ import annotations
 import base64
 import io
 import time
-import uuid
 
 import pytest
 from sqlalchemy import func, select
 
 from kirje.store.schema import contacts, events, list_members
 from tests.conftest import LiveServer, client_for
-from tests.jobs.workers import job_worker
+from tests.jobs.workers import quiet_worker, with_own_queue
 from tests.liana_clients import LianaClient
 
 SEED_CSV = '"email";"firstname";"lastname"\n' + "".join(
@@ -21,12 +20,10 @@ SEED_CSV = '"email";"firstname";"lastname"\n' + "".join(
 )
 
 
-# These tests run their own server and worker on a queue of their own, and the worker does not
-# sweep for abandoned jobs: the job-runner tests in the same session kill workers on purpose and
-# expect their own workers, not this one, to take those jobs up.
+# These tests run their own server and worker on a queue of their own (see quiet_worker).
 @pytest.fixture(scope="module")
 def import_settings(settings):
-    return settings.model_copy(update={"job_queue_name": f"imports-{uuid.uuid4().hex[:8]}"})
+    return with_own_queue(settings, "imports")
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +35,7 @@ def import_server(import_settings, system):
 
 @pytest.fixture(scope="module")
 def worker(import_settings, tmp_path_factory):
-    quiet = {"KIRJE_JOB_LEASE_SECONDS": "600", "KIRJE_JOB_SWEEP_SECONDS": "600"}
-    folder = tmp_path_factory.mktemp("import-worker")
-    env = {"KIRJE_JOB_QUEUE_NAME": import_settings.job_queue_name, **quiet}
-    with job_worker(import_settings, folder, **env) as running:
+    with quiet_worker(import_settings, tmp_path_factory.mktemp("import-worker")) as running:
         yield running
 
 

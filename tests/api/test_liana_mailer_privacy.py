@@ -127,6 +127,7 @@ def test_forgetting_leaves_only_an_anonymous_tombstone(
         "event_payloads_erased": events_before,
         "queued_mails_dropped": 1,
         "confirmation_tasks_dropped": 0,
+        "identifiers_dropped": 0,
         "channels_suppressed": ["email", "sms"],
     }
     assert {(s.channel, s.address_hash, s.reason) for s in _rows(services, suppressions)} == {

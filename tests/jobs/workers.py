@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,3 +75,20 @@ def wait_for_job(
 
 def finished(job: Job) -> bool:
     return job.is_finished
+
+
+# A worker that never sweeps for abandoned jobs: the job-runner tests of the same session kill
+# workers on purpose and expect their own workers, not this one, to take those jobs up.
+QUIET = {"KIRJE_JOB_LEASE_SECONDS": "600", "KIRJE_JOB_SWEEP_SECONDS": "600"}
+
+
+def with_own_queue(settings: Settings, name: str) -> Settings:
+    """The settings with a queue of their own, so that only their own worker takes the jobs."""
+    return settings.model_copy(update={"job_queue_name": f"{name}-{uuid.uuid4().hex[:8]}"})
+
+
+@contextmanager
+def quiet_worker(settings: Settings, log_dir: Path) -> Iterator[Worker]:
+    """A worker on the settings' queue that leaves other queues' abandoned jobs alone."""
+    with job_worker(settings, log_dir, KIRJE_JOB_QUEUE_NAME=settings.job_queue_name, **QUIET) as w:
+        yield w

@@ -3,6 +3,7 @@ answer. Which path names which operation is in routes.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +11,13 @@ from kirje.api.liana_automation.views import channel_view
 from kirje.domain.channels import ChannelChanges, check_verb
 from kirje.domain.errors import Invalid
 from kirje.domain.event_imports import EventImport, ImportEntry, IncomingEvent, items_from
+from kirje.domain.event_searches import (
+    delete_request_from,
+    event_filter_from,
+    report_request_from,
+)
 from kirje.domain.identities import identity_from
-from kirje.domain.jobs import JobKind, JobState
+from kirje.domain.jobs import Job, JobKind
 from kirje.services.account_services import AccountServices
 
 # More than any plugin sends at once, few enough to answer in well under a second.
@@ -37,14 +43,6 @@ def pingpong(call: Call, body: Any) -> dict:
 def import_events(call: Call, body: Any) -> dict:
     result = call.services.event_imports.run(event_import_from(body))
     return {"succeed": True, "handle": str(result.job_id)}
-
-
-def import_status(call: Call, body: Any) -> dict:
-    """Kirje's own: an import's handle names a job that is done when the import answers."""
-    job = call.services.jobs.get(_handle(body))
-    if job.kind != JobKind.EVENT_IMPORT:
-        raise Invalid(f"handle {job.id} is not an import")
-    return {"ready": job.state in (JobState.DONE, JobState.FAILED)}
 
 
 def event_import_from(body: Any) -> EventImport:
@@ -95,12 +93,49 @@ def _flag(body: dict, name: str) -> bool:
     return value
 
 
-def _handle(body: Any) -> int:
+# Handles: search, delete, export and the automations report start a job; its handle is
+# polled for `ready` and then read for its results.
+
+
+def start_search(call: Call, body: Any) -> dict:
+    return _handle_of(call.services.event_searches.start_search(event_filter_from(body)))
+
+
+def start_export(call: Call, body: Any) -> dict:
+    return _handle_of(call.services.event_searches.start_export(event_filter_from(body)))
+
+
+def start_delete(call: Call, body: Any) -> dict:
+    return _handle_of(call.services.event_searches.start_delete(delete_request_from(body)))
+
+
+def start_report(call: Call, body: Any) -> dict:
+    return _handle_of(call.services.event_searches.start_report(report_request_from(body)))
+
+
+def status_of(kind: JobKind) -> Callable[[Call, Any], dict]:
+    def status(call: Call, body: Any) -> dict:
+        return {"ready": call.services.event_searches.is_ready(kind, _handle(body))}
+
+    return status
+
+
+def results_of(kind: JobKind) -> Callable[[Call, Any], Any]:
+    def results(call: Call, body: Any) -> Any:
+        return call.services.event_searches.results(kind, _handle(body))
+
+    return results
+
+
+def _handle_of(job: Job) -> dict:
+    return {"handle": str(job.id)}
+
+
+def _handle(body: Any) -> str:
     handle = body.get("handle") if isinstance(body, dict) else None
-    text = str(handle).strip() if isinstance(handle, str | int) else ""
-    if not text.isdigit():
+    if isinstance(handle, bool) or not isinstance(handle, str | int) or str(handle).strip() == "":
         raise Invalid("handle is required")
-    return int(text)
+    return str(handle)
 
 
 # Channels

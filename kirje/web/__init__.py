@@ -1,0 +1,1 @@
+"""What browsers load from Kirje directly: the site-tracking script and its collection endpoint."""
