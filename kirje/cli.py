@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kirje.domain.channels import USER_CHANNEL_TYPE, ChannelChanges
 from kirje.domain.errors import KirjeError
 from kirje.domain.imports import ImportFormat, ImportOptions
 from kirje.domain.jobs import Job, JobKind, JobState
@@ -29,6 +30,8 @@ app.add_typer(account_app, name="account")
 app.add_typer(bench_app, name="bench")
 contact_app = typer.Typer(no_args_is_help=True, help="One contact: GDPR erasure, marketing ban.")
 app.add_typer(contact_app, name="contact")
+channel_app = typer.Typer(no_args_is_help=True, help="LianaAutomation channels, typed ones too.")
+app.add_typer(channel_app, name="channel")
 jobs_app = typer.Typer(no_args_is_help=True, help="Jobs: check a worker, read a job's row.")
 app.add_typer(jobs_app, name="jobs")
 
@@ -245,6 +248,37 @@ def contact_unban(
     changed = _with_account(account, lambda s: s.privacy.lift_ban(contact_id, reason=reason))
     state = "ban lifted" if changed else "was not banned"
     typer.echo(f"contact {contact_id}: {state}", err=True)
+
+
+@channel_app.command("create")
+def channel_create(
+    account: int = _ACCOUNT,
+    name: str = typer.Option(..., "--name", help="The channel's name."),
+    channel_type: str = typer.Option(
+        USER_CHANNEL_TYPE, "--type", help="Its type; only untyped (empty) ones users may edit."
+    ),
+    system_name: str = typer.Option("", "--system-name", help="The name imports may use for it."),
+    tracking: bool = typer.Option(False, "--tracking/--no-tracking", help="Site tracking on."),
+) -> None:
+    """Create a channel (the API creates untyped ones only); prints it as one JSON line."""
+    changes = ChannelChanges(name=name, tracking_enabled=tracking)
+    channel = _with_account(
+        account,
+        lambda s: s.channels.create(changes, type=channel_type, system_name=system_name),
+    )
+    sys.stdout.write(json.dumps(_channel_line(channel)) + "\n")
+
+
+@channel_app.command("list")
+def channel_list(account: int = _ACCOUNT) -> None:
+    """Print the account's channels, one JSON line each."""
+    for channel in _with_account(account, lambda s: s.channels.list()):
+        sys.stdout.write(json.dumps(_channel_line(channel)) + "\n")
+
+
+def _channel_line(channel) -> dict:
+    fields = ("id", "name", "type", "system_name", "tracking_enabled", "public_key", "events")
+    return {field: getattr(channel, field) for field in fields}
 
 
 @jobs_app.command("ping")

@@ -79,3 +79,26 @@ def test_set_rate_limit_changes_one_users_limit(data_dir: Path) -> None:
     refused = run_kirje(data_dir, "account", "set-rate-limit", "999999", "5", check=False)
     assert refused.returncode == 1
     assert refused.stderr.strip() == "error: API user 999999 not found"
+
+
+def test_an_operator_creates_a_typed_channel_that_imports_name(data_dir: Path) -> None:
+    account = str(kirje_json(data_dir, "account", "create", "--name", "Shop")["account_id"])
+    created = kirje_json(
+        data_dir,
+        "channel",
+        "create",
+        "--account",
+        account,
+        "--name",
+        "Magento",
+        "--type",
+        "ecs",
+        "--system-name",
+        "ecs",
+    )
+    assert (created["name"], created["type"], created["system_name"]) == ("Magento", "ecs", "ecs")
+    listed = run_kirje(data_dir, "channel", "list", "--account", account).stdout.splitlines()
+    assert [line for line in listed if '"ecs"' in line] and len(listed) == 1
+    system = System.open(Settings(data_dir=data_dir))
+    assert system.for_account(int(account)).channels.id_named("ecs") == created["id"]
+    system.close()

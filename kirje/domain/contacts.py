@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -86,6 +87,44 @@ def normalize_sms(number: str) -> str:
     if not phonenumbers.is_possible_number(parsed):
         raise Invalid(f"invalid SMS number {number!r}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+# RFC 5322 dot-atom in ASCII: the shape of nearly every real local part. Anything else (quoted,
+# internationalised, overlong) is left to email-validator itself.
+_DOT_ATOM_LOCAL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+).fullmatch
+_MAX_LOCAL_LENGTH = 64
+_MAX_ADDRESS_LENGTH = 254
+
+
+@lru_cache(maxsize=65536)
+def _normalized_domain(domain: str) -> str | None:
+    """The domain as normalize_email writes it, or None when email-validator refuses it."""
+    try:
+        checked = validate_email(f"a@{domain}", check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return checked.domain.lower()
+
+
+def quick_normalized_email(address: str) -> str | None:
+    """normalize_email's result for an address, or None when it is not valid; fast for the
+    common ASCII shape (validation per domain, cached), which is what bulk paths see."""
+    local, at, domain = address.rpartition("@")
+    if (
+        at
+        and len(address) <= _MAX_ADDRESS_LENGTH
+        and len(local) <= _MAX_LOCAL_LENGTH
+        and domain.isascii()
+        and _DOT_ATOM_LOCAL(local)
+    ):
+        normalized_domain = _normalized_domain(domain)
+        return None if normalized_domain is None else f"{local.lower()}@{normalized_domain}"
+    try:
+        return normalize_email(address)
+    except Invalid:
+        return None
 
 
 def optional_email(address: str | None) -> str | None:

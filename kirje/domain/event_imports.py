@@ -70,4 +70,6 @@ def items_from(raw: object, where: str) -> dict[str, Any]:
         return {}
     if not isinstance(raw, dict):
         raise Invalid(f"{where} must be an object")
-    return {key: value for key, value in raw.items() if not str(key).startswith("_")}
+    if not any(key.startswith("_") for key in raw):
+        return raw
+    return {key: value for key, value in raw.items() if not key.startswith("_")}

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
-from kirje.domain.contacts import normalize_email, normalize_sms
+from kirje.domain.contacts import normalize_email, normalize_sms, quick_normalized_email
 from kirje.domain.errors import Invalid
 
 MAX_IDENTIFIER_LENGTH = 255
@@ -49,12 +49,8 @@ class Identity:
 
     def identifiers(self) -> list[tuple[IdentityKind, str | int]]:
         """The given identifiers, strongest first."""
-        pairs = []
-        for kind in IdentityKind:
-            value = getattr(self, kind.value)
-            if value is not None:
-                pairs.append((kind, value))
-        return pairs
+        values = (self.id, self.email, self.sms, self.extra1, self.extra2, self.token)
+        return [(kind, value) for kind, value in zip(_KINDS, values, strict=True) if value]
 
     def linked(self) -> list[tuple[IdentityKind, str]]:
         return [(kind, value) for kind, value in self.identifiers() if kind in LINKED_KINDS]
@@ -65,6 +61,9 @@ class Identity:
 
 
 IDENTITY_KEYS = frozenset(f.name for f in fields(Identity))
+# The kinds in the order of Identity's fields (which is their order of strength).
+_KINDS = tuple(IdentityKind(f.name) for f in fields(Identity))
+assert tuple(IdentityKind) == _KINDS
 
 
 def normalize_token(token: str) -> str:
@@ -95,7 +94,8 @@ def _normalized(key: str, value: str, where: str) -> str | int | None:
         if key == IdentityKind.ID:
             return int(value)
         if key == IdentityKind.EMAIL:
-            return normalize_email(value)
+            # The quick path for the common shape; the library's own error for the others.
+            return quick_normalized_email(value) or normalize_email(value)
         if key == IdentityKind.SMS:
             return normalize_sms(value)
     except (Invalid, ValueError) as error:

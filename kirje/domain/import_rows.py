@@ -8,15 +8,11 @@ path is unsure of goes through the same normalize_email as the rest of Kirje.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from operator import itemgetter
 
-from email_validator import EmailNotValidError, validate_email
-
-from kirje.domain.contacts import normalize_email, normalize_sms
+from kirje.domain.contacts import normalize_sms, quick_normalized_email
 from kirje.domain.errors import Invalid
 from kirje.domain.imports import ImportRow, LogSection, RejectedLine
 from kirje.domain.properties import (
@@ -34,14 +30,6 @@ MAX_LOGGED_VALUE_LENGTH = 80
 INVALID_EMAIL = "invalid email address"
 INVALID_SMS = "invalid SMS number"
 NO_ADDRESS = "no email or SMS"
-
-# RFC 5322 dot-atom in ASCII: the shape of nearly every real local part. Anything else (quoted,
-# internationalised, overlong) is left to email-validator itself.
-_DOT_ATOM_LOCAL = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-).fullmatch
-_MAX_LOCAL_LENGTH = 64
-_MAX_ADDRESS_LENGTH = 254
 
 
 class PropertyNames:
@@ -167,35 +155,6 @@ def resolve_header(
     return ImportHeader(len(cells), email_index, sms_index, tuple(properties))
 
 
-@lru_cache(maxsize=65536)
-def _normalized_domain(domain: str) -> str | None:
-    """The domain as normalize_email writes it, or None when email-validator refuses it."""
-    try:
-        checked = validate_email(f"a@{domain}", check_deliverability=False)
-    except EmailNotValidError:
-        return None
-    return checked.domain.lower()
-
-
-def import_email(address: str) -> str | None:
-    """normalize_email's result for an address, or None when it is not valid; fast for the
-    common ASCII shape."""
-    local, at, domain = address.rpartition("@")
-    if (
-        at
-        and len(address) <= _MAX_ADDRESS_LENGTH
-        and len(local) <= _MAX_LOCAL_LENGTH
-        and domain.isascii()
-        and _DOT_ATOM_LOCAL(local)
-    ):
-        normalized_domain = _normalized_domain(domain)
-        return None if normalized_domain is None else f"{local.lower()}@{normalized_domain}"
-    try:
-        return normalize_email(address)
-    except Invalid:
-        return None
-
-
 def import_sms(number: str) -> str | None:
     """normalize_sms's result (cached per distinct value there), or None when not valid."""
     try:
@@ -233,7 +192,7 @@ def map_record(header: ImportHeader, fields: Sequence[str], line: int) -> Import
         return RejectedLine(line, LogSection.EMPTY, NO_ADDRESS, "")
     email = sms = None
     if email_text:
-        email = import_email(email_text)
+        email = quick_normalized_email(email_text)
         if email is None:
             return _rejected(line, INVALID_EMAIL, email_text)
     if sms_text:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from kirje.domain.jobs import JobQueue
 from kirje.services.system import System
 from kirje.store import jobs as job_store
+from kirje.store.statistics import refresh_high_volume_statistics
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +23,17 @@ class Sweep:
     woken: list[int]
 
 
-def _prepare_event_partitions(system: System) -> None:
+def _tend_the_event_store(system: System) -> None:
+    """Coming month partitions, and fresh planner statistics for the fastest-growing tables."""
     try:
         system.prepare_event_partitions()
+        with system.db.transaction() as conn:
+            refreshed = refresh_high_volume_statistics(conn)
+        if refreshed:
+            log.info("statistics refreshed: %s", ", ".join(refreshed))
     except DBAPIError:
-        # Another worker made the same partition at the same moment; the next sweep looks again.
-        log.info("event partitions not prepared this sweep", exc_info=True)
+        # Another worker did the same at the same moment; the next sweep looks again.
+        log.info("event store not tended this sweep", exc_info=True)
 
 
 def sweep(system: System, queue: JobQueue, pending: set[int] | None = None) -> Sweep:
@@ -46,7 +52,7 @@ def sweep(system: System, queue: JobQueue, pending: set[int] | None = None) -> S
         woken = job_store.refresh_waiting_jobs(conn, waiting_before, now, skip=pending or set())
     for job_id in requeued + woken:
         queue.enqueue(job_id)
-    _prepare_event_partitions(system)
+    _tend_the_event_store(system)
     if failed:
         log.warning("jobs %s abandoned too often: failed", failed)
     if requeued:

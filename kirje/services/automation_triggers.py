@@ -27,6 +27,11 @@ class AutomationTriggers:
     def unregister(self, hook: AutomationHook) -> None:
         self._hooks.remove(hook)
 
+    @property
+    def are_listened_to(self) -> bool:
+        """Whether anything is registered (callers need not build the events otherwise)."""
+        return bool(self._hooks)
+
     def events_arrived(self, account_id: int, events: Sequence[ArrivedEvent]) -> None:
         if not events:
             return

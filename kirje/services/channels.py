@@ -25,16 +25,16 @@ class Channels:
 
     def named(self, reference: str | int) -> Channel:
         """The channel an import names: by id, or by system name."""
+        return self.get(self.id_named(reference))
+
+    def id_named(self, reference: str | int) -> int:
+        """The id of the channel an import names (by id, or by system name): one lookup."""
         text = str(reference).strip()
         with self.scope.db.reading() as conn:
-            channel = None
-            if text.isdigit():
-                channel = channel_store.find_channel(conn, self.scope.account_id, int(text))
-            if channel is None and text:
-                channel = channel_store.find_by_system_name(conn, self.scope.account_id, text)
-        if channel is None:
+            found = channel_store.id_named(conn, self.scope.account_id, text)
+        if found is None:
             raise NotFound(f"channel {text!r} not found")
-        return channel
+        return found
 
     def create(
         self,

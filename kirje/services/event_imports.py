@@ -14,7 +14,6 @@ from dataclasses import replace
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from kirje.domain.channels import Channel
 from kirje.domain.errors import Invalid
 from kirje.domain.event_imports import ArrivedEvent, EventImport, EventImportResult
 from kirje.domain.events import EventType
@@ -46,19 +45,19 @@ class EventImports:
     def run(self, request: EventImport, *, with_handle: bool = True) -> EventImportResult:
         """Stores the import; with_handle False writes no job row (a tracked page view is
         an import nobody asks about afterwards)."""
-        channel = Channels(self.scope).named(request.channel)
+        channel_id = Channels(self.scope).id_named(request.channel)
         try:
-            result, arrived = self._store(request, channel, with_handle)
+            result, arrived = self._store(request, channel_id, with_handle)
         except IntegrityError:
             # Another import created one of the same people at the same moment: the second
             # attempt finds them.
-            result, arrived = self._store(request, channel, with_handle)
+            result, arrived = self._store(request, channel_id, with_handle)
         if not request.skip_automations:
             self.scope.triggers.events_arrived(self.scope.account_id, arrived)
         return result
 
     def _store(
-        self, request: EventImport, channel: Channel, with_handle: bool
+        self, request: EventImport, channel_id: int, with_handle: bool
     ) -> tuple[EventImportResult, list[ArrivedEvent]]:
         account_id = self.scope.account_id
         now = self.scope.clock()
@@ -66,15 +65,15 @@ class EventImports:
             identities = self._unforgotten(conn, [entry.identity for entry in request.entries])
             known = self._known(conn, identities)
             plan = plan_identities([identity for identity in identities if identity], known)
-            resolved, history = self._apply(conn, plan, known, channel)
-            job_id = self._open_job(conn, channel) if with_handle else None
-            rows = self._event_rows(request, identities, resolved, channel, job_id)
+            resolved, history = self._apply(conn, plan, known, channel_id)
+            job_id = self._open_job(conn, channel_id) if with_handle else None
+            rows = self._event_rows(request, identities, resolved, channel_id, job_id)
             stored = (
-                self._without_duplicates(conn, channel, rows) if request.no_duplicates else rows
+                self._without_duplicates(conn, channel_id, rows) if request.no_duplicates else rows
             )
             ids = event_store.append_returning_ids(conn, history + stored)[len(history) :]
             channel_store.count_verbs(
-                conn, account_id, channel.id, Counter(row["type"] for row in stored)
+                conn, account_id, channel_id, Counter(row["type"] for row in stored)
             )
             result = EventImportResult(
                 job_id=job_id,
@@ -86,8 +85,10 @@ class EventImports:
             )
             if job_id is not None:
                 self._close_job(conn, job_id, result, len(rows))
+        if not self.scope.triggers.are_listened_to:
+            return result, []
         arrived = [
-            ArrivedEvent(id_, row["contact_id"], channel.id, row["type"], row["data"], now)
+            ArrivedEvent(id_, row["contact_id"], channel_id, row["type"], row["data"], now)
             for id_, row in zip(ids, stored, strict=True)
         ]
         return result, arrived
@@ -97,7 +98,7 @@ class EventImports:
         request: EventImport,
         identities: list[Identity | None],
         resolved: list[int],
-        channel: Channel,
+        channel_id: int,
         job_id: int | None,
     ) -> list[dict]:
         contact_ids = iter(resolved)
@@ -114,20 +115,20 @@ class EventImports:
                     event.verb,
                     now,
                     data=event.items,
-                    channel_id=channel.id,
+                    channel_id=channel_id,
                     job_id=job_id,
                 )
                 for event in entry.events
             ]
         return rows
 
-    def _open_job(self, conn: Connection, channel: Channel) -> int:
+    def _open_job(self, conn: Connection, channel_id: int) -> int:
         return job_store.insert_job(
             conn,
             account_id=self.scope.account_id,
             kind=JobKind.EVENT_IMPORT,
             now=self.scope.clock(),
-            subject_id=channel.id,
+            subject_id=channel_id,
             state=JobState.RUNNING,
         )
 
@@ -148,14 +149,14 @@ class EventImports:
         )
 
     def _without_duplicates(
-        self, conn: Connection, channel: Channel, rows: list[dict]
+        self, conn: Connection, channel_id: int, rows: list[dict]
     ) -> list[dict]:
         """The rows but those identical to a stored event or to an earlier row: same contact,
         channel, verb and items. One query for the batch."""
         seen = event_store.stored_event_keys(
             conn,
             self.scope.account_id,
-            channel.id,
+            channel_id,
             {row["contact_id"] for row in rows},
             {row["type"] for row in rows},
         )
@@ -213,7 +214,7 @@ class EventImports:
         )
 
     def _apply(
-        self, conn: Connection, plan: IdentityPlan, known: KnownIdentifiers, channel: Channel
+        self, conn: Connection, plan: IdentityPlan, known: KnownIdentifiers, channel_id: int
     ) -> tuple[list[int], list[dict]]:
         """Writes the plan; returns the contact id of each planned identity, in order, and
         the created and merged events to append with the import's own."""
@@ -241,7 +242,7 @@ class EventImports:
             {key: held.contact_id for key, held in known.by_link.items()},
             now,
         )
-        data = {"origin": ORIGIN, "channel": channel.id}
+        data = {"origin": ORIGIN, "channel": channel_id}
         history = [
             event_store.event_row(account_id, contact_id, EventType.CREATED, now, data=data)
             for contact_id in new_ids

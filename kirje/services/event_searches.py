@@ -85,7 +85,7 @@ class EventSearches:
         ids = []
         for reference in references:
             try:
-                channel_id = channels.named(reference).id
+                channel_id = channels.id_named(reference)
             except NotFound:
                 raise Invalid(f"channels: no channel {reference!r}") from None
             if channel_id not in ids:

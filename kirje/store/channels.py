@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
@@ -66,14 +66,21 @@ def find_channel(conn: Connection, account_id: int, channel_id: int) -> Channel 
     return next(iter(_with_verbs(conn, account_id, rows)), None)
 
 
-def find_by_system_name(conn: Connection, account_id: int, system_name: str) -> Channel | None:
+def id_named(conn: Connection, account_id: int, reference: str) -> int | None:
+    """The id of the account's channel with this id or, failing that, this system name (the
+    lowest id when several share it)."""
+    if not reference:
+        return None
+    of_account = channels.c.account_id == account_id
+    by_name = channels.c.system_name == reference
+    matches = by_name if not reference.isdigit() else or_(channels.c.id == int(reference), by_name)
     rows = conn.execute(
-        select(channels)
-        .where(channels.c.account_id == account_id, channels.c.system_name == system_name)
+        select(channels.c.id, channels.c.system_name)
+        .where(of_account, matches)
         .order_by(channels.c.id)
-        .limit(1)
     ).all()
-    return next(iter(_with_verbs(conn, account_id, rows)), None)
+    by_id = [row.id for row in rows if str(row.id) == reference]
+    return (by_id or [row.id for row in rows] or [None])[0]
 
 
 def find_by_public_key(conn: Connection, public_key: str) -> Channel | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from operator import itemgetter
 
 import orjson
 from sqlalchemy import Connection, insert, select
@@ -89,20 +90,19 @@ def append_returning_ids(conn: Connection, rows: Sequence[dict]) -> list[int]:
         statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
         return list(conn.execute(statement, list(rows)).scalars())
     ids = bulk.next_ids(conn, "events", len(rows))
-    bulk.copy_rows(
-        conn,
-        "events",
-        (*_COPIED_COLUMNS, "data"),
-        (
-            (
-                id_,
-                *(row[column] for column in _COPIED_COLUMNS[1:]),
-                orjson.dumps(row["data"]).decode(),
-            )
-            for id_, row in zip(ids, rows, strict=True)
-        ),
-    )
+    bulk.copy_rows(conn, "events", (*_COPIED_COLUMNS, "data"), _copy_lines(ids, rows))
     return ids
+
+
+def _copy_lines(ids: list[int], rows: Sequence[dict]) -> Iterator[tuple]:
+    """COPY rows; times go as text, formatted once per distinct moment (a batch shares one)."""
+    values = itemgetter(*_COPIED_COLUMNS[1:4])
+    last_at, at_text = None, ""
+    for id_, row in zip(ids, rows, strict=True):
+        if row["at"] is not last_at:
+            last_at, at_text = row["at"], row["at"].isoformat()
+        data = orjson.dumps(row["data"]).decode()
+        yield (id_, *values(row), at_text, row["list_id"], row["channel_id"], row["job_id"], data)
 
 
 def stored_event_keys(

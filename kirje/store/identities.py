@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from kirje.domain.identities import HeldAddresses, IdentityKind
 from kirje.store import bulk
@@ -76,17 +76,23 @@ def linked_contacts(
 ) -> dict[tuple[IdentityKind, str], int]:
     """Which contact each (kind, value) identifier names."""
     table = contact_identities
+    by_kind: dict[IdentityKind, set[str]] = {}
+    for kind, value in pairs:
+        by_kind.setdefault(kind, set()).add(value)
     found: dict[tuple[IdentityKind, str], int] = {}
-    wanted = sorted({(kind.value, value) for kind, value in pairs})
-    for chunk in _chunks(wanted):
-        rows = conn.execute(
-            select(table.c.kind, table.c.value, table.c.contact_id).where(
-                table.c.account_id == account_id,
-                tuple_(table.c.kind, table.c.value).in_(chunk),
+    # One kind at a time: `kind = k AND value IN (...)` is an index range per value, where a
+    # (kind, value) IN list made PostgreSQL scan every identifier of the account's kind.
+    for kind, values in sorted(by_kind.items()):
+        for chunk in _chunks(sorted(values)):
+            rows = conn.execute(
+                select(table.c.value, table.c.contact_id).where(
+                    table.c.account_id == account_id,
+                    table.c.kind == kind.value,
+                    table.c.value.in_(chunk),
+                )
             )
-        )
-        for row in rows:
-            found[(IdentityKind(row.kind), row.value)] = row.contact_id
+            for row in rows:
+                found[(kind, row.value)] = row.contact_id
     return found
 
 

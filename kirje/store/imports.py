@@ -26,7 +26,6 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    column,
     delete,
     exists,
     false,
@@ -36,7 +35,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    table,
     true,
     union_all,
     update,
@@ -57,6 +55,7 @@ from kirje.domain.imports import (
 from kirje.domain.lists import MembershipStatus
 from kirje.domain.privacy import Channel, address_hash
 from kirje.store import consents as consent_store
+from kirje.store import statistics
 from kirje.store.privacy import suppressed_hashes
 from kirje.store.schema import (
     contacts,
@@ -72,8 +71,6 @@ from kirje.store.types import JsonDocument, UtcDateTime
 COPY_STAGING = "COPY import_staging (job_id, line, email, sms, properties) FROM STDIN"
 # Rows per statement where a list of values is bound (SQLite allows 32,766 variables).
 CHUNK = 5_000
-# Rows a table may change by, over half its size, before an import refreshes its statistics.
-STALE_ROWS = 10_000
 ORIGIN = "import"
 
 ACTIVE = MembershipStatus.ACTIVE.value
@@ -354,37 +351,11 @@ def _not_named_by_file(conn: Connection, account_id: int, job_id: int) -> Column
 # The tables an import's statements join, in the one order every import analyzes them: ANALYZE
 # holds its lock to the end of the transaction, and one order means no two imports deadlock.
 _JOINED_TABLES = (contacts, list_members, member_consents, import_rejections, import_staging)
-_pg_stats = table(
-    "pg_stat_user_tables", column("relname"), column("n_live_tup"), column("n_mod_since_analyze")
-)
 
 
 def refresh_statistics(conn: Connection, *, always: Sequence[str] = ()) -> list[str]:
-    """ANALYZEs those of the joined tables that changed by half since their statistics were
-    taken, and those named in always (PostgreSQL only); returns their names.
-
-    An import is what makes these tables grow from nothing to millions of rows: with the
-    planner believing them empty (or not knowing a new job's id), a join of 50,000 lines
-    becomes a nested loop that reads the whole table once per line. The change counters lag
-    (a backend reports them about once a second), hence always for a table just loaded.
-    """
-    if conn.dialect.name != "postgresql":
-        return []
-    names = [t.name for t in _JOINED_TABLES]
-    stale = {
-        row.relname
-        for row in conn.execute(
-            select(_pg_stats.c.relname).where(
-                _pg_stats.c.relname.in_(names),
-                _pg_stats.c.n_mod_since_analyze > _pg_stats.c.n_live_tup / 2 + STALE_ROWS,
-            )
-        )
-    }
-    analyzed = [name for name in names if name in stale or name in always]
-    for name in analyzed:
-        # The name is one of our own tables', never input.
-        conn.exec_driver_sql(f"ANALYZE {name}")
-    return analyzed
+    """Fresh statistics for the tables a merge joins (see kirje.store.statistics)."""
+    return statistics.refresh_statistics(conn, [t.name for t in _JOINED_TABLES], always=always)
 
 
 def merge_staged(
