@@ -1,4 +1,4 @@
-"""Command line: kirje serve | worker | migrate | import | account | contact | jobs | bench ..."""
+"""Command line: kirje serve, worker, migrate, import, account, contact, channel, jobs, bench."""
 
 from __future__ import annotations
 

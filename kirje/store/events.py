@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from operator import itemgetter
 
 import orjson
 from sqlalchemy import Connection, insert, select
@@ -74,6 +73,7 @@ _COPIED_COLUMNS = (
     "list_id",
     "channel_id",
     "job_id",
+    "data",
 )
 
 
@@ -90,19 +90,30 @@ def append_returning_ids(conn: Connection, rows: Sequence[dict]) -> list[int]:
         statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
         return list(conn.execute(statement, list(rows)).scalars())
     ids = bulk.next_ids(conn, "events", len(rows))
-    bulk.copy_rows(conn, "events", (*_COPIED_COLUMNS, "data"), _copy_lines(ids, rows))
+    bulk.copy_text(conn, "events", _COPIED_COLUMNS, _copy_lines(ids, rows))
     return ids
 
 
-def _copy_lines(ids: list[int], rows: Sequence[dict]) -> Iterator[tuple]:
-    """COPY rows; times go as text, formatted once per distinct moment (a batch shares one)."""
-    values = itemgetter(*_COPIED_COLUMNS[1:4])
+def _copy_lines(ids: list[int], rows: Sequence[dict]) -> Iterator[str]:
+    """The rows in COPY's text format; a time is formatted once per distinct moment (a batch
+    shares one)."""
+    field = bulk.copy_field
     last_at, at_text = None, ""
     for id_, row in zip(ids, rows, strict=True):
         if row["at"] is not last_at:
             last_at, at_text = row["at"], row["at"].isoformat()
-        data = orjson.dumps(row["data"]).decode()
-        yield (id_, *values(row), at_text, row["list_id"], row["channel_id"], row["job_id"], data)
+        values = (
+            id_,
+            row["account_id"],
+            row["contact_id"],
+            row["type"],
+            at_text,
+            row["list_id"],
+            row["channel_id"],
+            row["job_id"],
+            orjson.dumps(row["data"]).decode(),
+        )
+        yield "\t".join(map(field, values)) + "\n"
 
 
 def stored_event_keys(
