@@ -9,6 +9,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from kirje.domain.identities import HeldAddresses, IdentityKind
 from kirje.store import bulk
+from kirje.store.matching import one_of
 from kirje.store.schema import (
     confirmation_tasks,
     contact_identities,
@@ -38,7 +39,7 @@ def held_by_address(
     for chunk in _chunks(sorted(set(values))):
         rows = conn.execute(
             select(contacts.c.id, contacts.c.email, contacts.c.sms).where(
-                contacts.c.account_id == account_id, column.in_(chunk)
+                contacts.c.account_id == account_id, one_of(conn, column, chunk)
             )
         )
         for row in rows:
@@ -64,7 +65,7 @@ def held_by_id(
                     keeper.c.id == func.coalesce(named.c.merged_into, named.c.id),
                 ),
             )
-            .where(named.c.account_id == account_id, named.c.id.in_(chunk))
+            .where(named.c.account_id == account_id, one_of(conn, named.c.id, chunk))
         )
         for row in rows:
             found[row.named_id] = HeldAddresses(row.id, row.email, row.sms)
@@ -88,7 +89,7 @@ def linked_contacts(
                 select(table.c.value, table.c.contact_id).where(
                     table.c.account_id == account_id,
                     table.c.kind == kind.value,
-                    table.c.value.in_(chunk),
+                    one_of(conn, table.c.value, chunk),
                 )
             )
             for row in rows:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, upda
 
 from kirje.domain.lists import MembershipStatus
 from kirje.domain.privacy import Channel, SuppressionReason, address_hash
+from kirje.store.matching import one_of
 from kirje.store.schema import (
     confirmation_tasks,
     contact_identities,
@@ -36,7 +37,7 @@ def suppressed_hashes(
         select(suppressions.c.address_hash).where(
             suppressions.c.account_id == account_id,
             suppressions.c.channel == channel.value,
-            suppressions.c.address_hash.in_(wanted),
+            one_of(conn, suppressions.c.address_hash, wanted),
         )
     )
     return {row.address_hash for row in rows}

@@ -15,7 +15,9 @@ texts = st.text(
     st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20
 )
 items = st.dictionaries(
-    texts, st.one_of(texts, st.integers(), st.none(), st.lists(texts, max_size=3)), max_size=4
+    texts,
+    st.one_of(texts, st.integers(-(2**63), 2**63 - 1), st.none(), st.lists(texts, max_size=3)),
+    max_size=4,
 )
 
 
