@@ -1,4 +1,5 @@
-"""Command line: kirje serve, worker, migrate, import, account, contact, channel, jobs, bench."""
+"""Command line: kirje serve, worker, migrate, import, account, contact, draft, channel, jobs,
+bench."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from kirje.domain.channels import USER_CHANNEL_TYPE, ChannelChanges
 from kirje.domain.errors import KirjeError
 from kirje.domain.imports import ImportFormat, ImportOptions
 from kirje.domain.jobs import Job, JobKind, JobState
+from kirje.domain.messages import MessageContent
 from kirje.jobs.runner import run_here
 from kirje.services.system import System
 from kirje.settings import Settings
@@ -30,6 +32,8 @@ app.add_typer(account_app, name="account")
 app.add_typer(bench_app, name="bench")
 contact_app = typer.Typer(no_args_is_help=True, help="One contact: GDPR erasure, marketing ban.")
 app.add_typer(contact_app, name="contact")
+draft_app = typer.Typer(no_args_is_help=True, help="Drafts: the messages deliveries send.")
+app.add_typer(draft_app, name="draft")
 channel_app = typer.Typer(no_args_is_help=True, help="LianaAutomation channels, typed ones too.")
 app.add_typer(channel_app, name="channel")
 jobs_app = typer.Typer(no_args_is_help=True, help="Jobs: check a worker, read a job's row.")
@@ -248,6 +252,32 @@ def contact_unban(
     changed = _with_account(account, lambda s: s.privacy.lift_ban(contact_id, reason=reason))
     state = "ban lifted" if changed else "was not banned"
     typer.echo(f"contact {contact_id}: {state}", err=True)
+
+
+_HTML_FILE = typer.Option(..., "--html-file", exists=True, dir_okay=False, help="The HTML.")
+
+
+@draft_app.command("create")
+def draft_create(
+    account: int = _ACCOUNT,
+    subject: str = typer.Option(
+        ..., "--subject", help="The subject; $property$ placeholders work."
+    ),
+    html_file: Path = _HTML_FILE,
+    from_address: str | None = typer.Option(None, "--from", help="The sender's address."),
+    from_name: str = typer.Option("", "--from-name", help="The sender's name."),
+    name: str = typer.Option("", "--name", help="A name for the draft."),
+) -> None:
+    """Create a draft from an HTML file; prints {"id": ...}, what a v2 letter refers to."""
+    content = MessageContent(
+        subject=subject,
+        html=html_file.read_text(encoding="utf-8"),
+        name=name,
+        from_name=from_name,
+        from_email=from_address,
+    )
+    message = _with_account(account, lambda s: s.messages.create(content))
+    sys.stdout.write(json.dumps({"id": message.id}) + "\n")
 
 
 @channel_app.command("create")

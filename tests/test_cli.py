@@ -102,3 +102,31 @@ def test_an_operator_creates_a_typed_channel_that_imports_name(data_dir: Path) -
     system = System.open(Settings(data_dir=data_dir))
     assert system.for_account(int(account)).channels.id_named("ecs") == created["id"]
     system.close()
+
+
+def test_a_draft_is_created_from_an_html_file(data_dir: Path) -> None:
+    account = str(kirje_json(data_dir, "account", "create", "--name", "Shop")["account_id"])
+    page = data_dir / "letter.html"
+    page.write_text("<p>Hei $firstname$, tilauksesi on vastaanotettu.</p>", encoding="utf-8")
+    created = kirje_json(
+        data_dir,
+        "draft",
+        "create",
+        "--account",
+        account,
+        "--subject",
+        "Tilaus $order_num$",
+        "--html-file",
+        str(page),
+        "--from",
+        "kauppa@example.com",
+    )
+    assert set(created) == {"id"}
+    system = System.open(Settings(data_dir=data_dir))
+    draft = system.for_account(int(account)).messages.get(created["id"])
+    system.close()
+    assert (draft.subject, draft.html, draft.from_email) == (
+        "Tilaus $order_num$",
+        page.read_text(encoding="utf-8"),
+        "kauppa@example.com",
+    )

@@ -16,6 +16,8 @@ from kirje.api.liana_automation.http import liana_automation_routes
 from kirje.api.liana_mailer.endpoint import LianaMailerEndpoint
 from kirje.api.liana_mailer.routes import liana_mailer_routes
 from kirje.api.liana_mailer.views import HELSINKI
+from kirje.api.native.auth import BasicAuth
+from kirje.api.native.routes import native_routes
 from kirje.api.rate_limit import RateLimiter
 from kirje.services.accounts import CredentialCache
 from kirje.services.base import Clock, utc_now
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
             live,
             *liana_mailer_routes(mailer, threads),
             *liana_automation_routes(automation, threads),
+            *native_routes(system, BasicAuth(credentials, limiter), threads),
             *tracking_routes(system, threads),
         ],
         on_shutdown=[system.close],

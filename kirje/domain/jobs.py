@@ -28,6 +28,8 @@ class JobKind(StrEnum):
     EVENT_DELETE = "event-delete"
     EVENT_EXPORT = "event-export"
     AUTOMATION_REPORT = "automation-report"
+    # Sends one delivery: claims ledger rows, sends them, records each outcome.
+    DELIVERY = "delivery"
     # A few steps of nothing: an operator's check that a worker takes and finishes jobs.
     PING = "ping"
 

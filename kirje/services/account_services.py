@@ -11,12 +11,14 @@ from kirje.services.channels import Channels
 from kirje.services.confirmations import Confirmations
 from kirje.services.consents import Consents
 from kirje.services.contacts import Contacts
+from kirje.services.deliveries import Deliveries
 from kirje.services.event_imports import EventImports
 from kirje.services.event_searches import EventSearches
 from kirje.services.history import History
 from kirje.services.imports import Imports
 from kirje.services.jobs import Jobs
 from kirje.services.lists import Lists
+from kirje.services.messages import Messages
 from kirje.services.privacy import Privacy
 from kirje.services.properties import Properties
 from kirje.services.recipient_queries import RecipientQueries
@@ -97,3 +99,11 @@ class AccountServices:
     @cached_property
     def event_searches(self) -> EventSearches:
         return EventSearches(self.scope)
+
+    @cached_property
+    def messages(self) -> Messages:
+        return Messages(self.scope)
+
+    @cached_property
+    def deliveries(self) -> Deliveries:
+        return Deliveries(self.scope)

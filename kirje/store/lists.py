@@ -374,7 +374,7 @@ def delete_external_ids(
 # Health: how much of what a list ever gathered can still be mailed.
 
 
-def _is_mailable():
+def is_mailable():
     return and_(
         contacts.c.is_enabled.is_(True),
         contacts.c.deleted_at.is_(None),
@@ -391,7 +391,7 @@ def static_health_counts(
     lists nobody ever joined are absent."""
     if not list_ids:
         return {}
-    mailable = and_(list_members.c.status == ACTIVE, _is_mailable())
+    mailable = and_(list_members.c.status == ACTIVE, is_mailable())
     rows = conn.execute(
         select(
             list_members.c.list_id,
@@ -410,7 +410,7 @@ def dynamic_health_counts(
 ) -> tuple[int, int]:
     """(mailable, all) among the contacts a dynamic list's condition matches now."""
     members = member_ids(account_id, mailing_list).add_columns(
-        case((_is_mailable(), 1), else_=0).label("is_mailable")
+        case((is_mailable(), 1), else_=0).label("is_mailable")
     )
     found = members.subquery()
     row = conn.execute(

@@ -43,6 +43,14 @@ def suppressed_hashes(
     return {row.address_hash for row in rows}
 
 
+def suppressed_addresses(
+    conn: Connection, account_id: int, channel: Channel, addresses: Iterable[str]
+) -> set[str]:
+    """Those of the (normalised) addresses that are suppressed, in one query."""
+    by_hash = {address_hash(account_id, channel, address): address for address in addresses}
+    return {by_hash[found] for found in suppressed_hashes(conn, account_id, channel, by_hash)}
+
+
 def suppressed_channels(
     conn: Connection, account_id: int, addresses: Mapping[Channel, str | None]
 ) -> list[Channel]:

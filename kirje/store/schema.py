@@ -416,3 +416,89 @@ contact_identities = Table(
     _created_at(),
     Index(None, "contact_id"),
 )
+
+
+# Messages: drafts with their content; a delivery sends one (with the letter's overrides).
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("subject", Text, nullable=False),
+    Column("from_name", String(200), nullable=False, server_default=""),
+    Column("from_email", String(320)),
+    Column("reply_to", String(320)),
+    Column("html", Text, nullable=False),
+    # None: the text part is made from the HTML when the message is rendered.
+    Column("text", Text),
+    Column("preheader", Text, nullable=False, server_default=""),
+    _created_at(),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "account_id"),
+)
+
+# Deliveries: one sending of a message to an audience (lists, explicit recipients, or both).
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("message_id", Id, nullable=False),
+    # batch, event (transactional), webpage, welcome, confirmation
+    Column("kind", String(16), nullable=False),
+    # scheduled, queued, sending, done, cancelled, failed
+    Column("state", String(16), nullable=False),
+    # The letter's overrides of the message (subject, html...), as given.
+    Column("overrides", JsonDocument, nullable=False),
+    Column("list_ids", JsonDocument, nullable=False),
+    # Whether a recipient who already got this message may get it again (event-send).
+    Column("recipients_reset", Boolean, nullable=False, server_default=text("false")),
+    # Whether messages left in doubt by a crash are sent again (transactional) or not.
+    Column("resends_unknown", Boolean, nullable=False, server_default=text("false")),
+    Column("scheduled_at", UtcDateTime),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Column("job_id", Id),
+    _created_at(),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "account_id", "state"),
+    Index(None, "state", "scheduled_at"),
+)
+
+# The ledger: one row per recipient of a delivery, the truth of who was mailed. A worker claims
+# pending rows, sends, and records each outcome as soon as the SMTP server answers.
+delivery_recipients = Table(
+    "delivery_recipients",
+    metadata,
+    Column("delivery_id", Id, primary_key=True),
+    Column("contact_id", Id, primary_key=True),
+    _high_volume_account_id(),
+    Column("email", String(320), nullable=False),
+    # An explicit recipient's property values for this delivery, over the contact's own.
+    Column("properties", JsonDocument),
+    # pending, sending, sent, failed, unknown
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UtcDateTime),
+    Column("claimed_by", String(100)),
+    Column("claimed_at", UtcDateTime),
+    Column("sent_at", UtcDateTime),
+    # The SMTP server's last reply for a failure or a retry.
+    Column("reply", Text),
+    Index(None, "delivery_id", "state"),
+    Index(None, "contact_id"),
+)
+
+# DKIM keys per sending domain; the private key is sealed like API secrets.
+dkim_keys = Table(
+    "dkim_keys",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("domain", String(253), nullable=False),
+    Column("selector", String(63), nullable=False),
+    Column("private_key_ciphertext", Text, nullable=False),
+    _created_at(),
+    UniqueConstraint("account_id", "domain"),
+)
