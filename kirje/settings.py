@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     job_sweep_seconds: float = 15.0
     # A queued job with no message after this long is enqueued again.
     job_requeue_after_seconds: float = 60.0
+    # Where mail goes: smtp[s]://user:password@host:port?starttls=true&concurrency=8&rate=2000.
+    # Unset: the local outbox, a maildir in data_dir/outbox.
+    smtp_url: str | None = None
+    # How often a message the SMTP server refuses for now is tried, in all; the first retry
+    # waits this long, each later one twice as long as the one before (at most an hour).
+    send_attempts: int = 5
+    send_first_retry_seconds: float = 60.0
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -18,6 +18,7 @@ KIND_MODULES: tuple[str, ...] = (
     "kirje.jobs.ping",
     "kirje.jobs.imports",
     "kirje.jobs.event_handles",
+    "kirje.jobs.deliveries",
 )
 
 _handlers: dict[str, Handler] = {}

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Row
 
 from kirje.domain.contacts import Contact, ContactDetails, MemberConsent, Membership
 from kirje.domain.lists import MembershipStatus
+from kirje.store.matching import one_of
 from kirje.store.schema import contacts, list_members, mailing_lists, member_consents
 
 
@@ -316,6 +317,20 @@ def find_many(conn: Connection, account_id: int, contact_ids: list[int]) -> dict
         select(contacts).where(contacts.c.account_id == account_id, contacts.c.id.in_(contact_ids))
     )
     return {row.id: _contact(row) for row in rows}
+
+
+def properties_of(
+    conn: Connection, account_id: int, contact_ids: list[int]
+) -> dict[int, dict[str, str]]:
+    """Each contact's property values, by id (what rendering a wave of messages reads)."""
+    if not contact_ids:
+        return {}
+    rows = conn.execute(
+        select(contacts.c.id, contacts.c.properties).where(
+            contacts.c.account_id == account_id, one_of(conn, contacts.c.id, contact_ids)
+        )
+    )
+    return {row.id: row.properties or {} for row in rows}
 
 
 _MEMBERSHIPS_OF = (

@@ -146,7 +146,7 @@ def test_v2_and_v3_resources_answer_in_the_envelope(client: LianaClient) -> None
     from tests.liana_clients import sign
 
     for method, path, body in [
-        ("POST", "/api/v2/deliveries/batch-send", '{"letter":{"type":"draft","id":95}}'),
+        ("POST", "/api/v2/deliveries/95/cancel", "{}"),
         ("GET", "/api/v3/events?type=mailopen&at_start=2020-01-30T12%3A00%3A00", ""),
     ]:
         date = client.date()

@@ -88,7 +88,8 @@ def with_own_queue(settings: Settings, name: str) -> Settings:
 
 
 @contextmanager
-def quiet_worker(settings: Settings, log_dir: Path) -> Iterator[Worker]:
+def quiet_worker(settings: Settings, log_dir: Path, **extra_env: str) -> Iterator[Worker]:
     """A worker on the settings' queue that leaves other queues' abandoned jobs alone."""
-    with job_worker(settings, log_dir, KIRJE_JOB_QUEUE_NAME=settings.job_queue_name, **QUIET) as w:
-        yield w
+    env = {"KIRJE_JOB_QUEUE_NAME": settings.job_queue_name, **QUIET, **extra_env}
+    with job_worker(settings, log_dir, **env) as running:
+        yield running

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kirje.api.liana_mailer.v2 import imports
+from kirje.api.liana_mailer.v2 import deliveries, imports
 
 IMPLEMENTED: dict[str, Callable] = {
     "import/mailinglist": imports.import_mailinglist,
+    "deliveries/batch-send": deliveries.batch_send,
+    "deliveries/event-send": deliveries.event_send,
+    "deliveries/webpage-send": deliveries.webpage_send,  # inferred path
 }

@@ -1,0 +1,7 @@
+"""The `delivery` job: one delivery sent through its ledger, by kirje.services.sending."""
+
+from kirje.domain.jobs import JobKind
+from kirje.jobs.kinds import register
+from kirje.services.sending import run_delivery
+
+register(JobKind.DELIVERY, run_delivery)

@@ -1,0 +1,1 @@
+"""Mail: rendering, MIME, DKIM, transports."""

@@ -1,0 +1,788 @@
+"""Transports that deliver built messages: a pool of SMTP connections, or the local maildir outbox.
+
+A transport takes a batch of (envelope, bytes) and reports each message's outcome as soon as it is
+known, so the sender can record it in its ledger at once: a crash then leaves in doubt only the
+messages that were in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.parser
+import email.policy
+import itertools
+import math
+import os
+import re
+import secrets
+import socket
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+
+import aiosmtplib
+
+from kirje.domain.errors import Invalid, NotFound
+
+# -- What a transport is handed and what it answers -------------------------------------------
+
+# Characters that would let an address break out of an SMTP command or a header line.
+_UNSAFE_IN_ADDRESS = re.compile(r"[\x00-\x20\x7f<>]")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """Who the message is from and to, as SMTP says it (MAIL FROM, RCPT TO), apart from its headers.
+
+    The sender may be empty (a null reverse-path, as bounces use).
+    """
+
+    sender: str
+    recipients: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.recipients:
+            raise Invalid("an envelope needs at least one recipient")
+        for address in (self.sender, *self.recipients):
+            if _UNSAFE_IN_ADDRESS.search(address):
+                raise Invalid(f"not a usable envelope address: {address!r}")
+        if not all(self.recipients):
+            raise Invalid("an envelope recipient may not be empty")
+
+
+class Status(StrEnum):
+    SENT = "sent"
+    # Not handed over, or refused for now: send it again later.
+    TEMPORARY_FAILURE = "temporary-failure"
+    # Refused for good: sending it again would be refused again.
+    PERMANENT_FAILURE = "permanent-failure"
+    # The connection died after the whole message was sent and before the server answered:
+    # it may or may not have been accepted.
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientRefusal:
+    recipient: str
+    code: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One message's fate.
+
+    `code` and `text` are the server's final reply; `code` is None when no reply decided it
+    (a lost connection, a local disk error) and `text` then says what happened. For the maildir
+    outbox `text` is the stored message's outbox id. `refused` lists the recipients the server
+    refused while it took the message for others.
+    """
+
+    status: Status
+    code: int | None = None
+    text: str = ""
+    refused: tuple[RecipientRefusal, ...] = ()
+
+
+OnOutcome = Callable[[int, Outcome], None]
+
+
+class Transport(Protocol):
+    async def send_many(
+        self, messages: Sequence[tuple[Envelope, bytes]], on_outcome: OnOutcome
+    ) -> None:
+        """Deliver the messages, calling on_outcome(index, outcome) once per message, on the event
+        loop, as soon as that message's outcome is known. on_outcome should be quick: every
+        connection waits while it runs."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+async def _run_workers(count: int, work: Callable[[], Awaitable[None]]) -> None:
+    async with asyncio.TaskGroup() as group:
+        for _ in range(count):
+            group.create_task(work())
+
+
+# -- SMTP settings ------------------------------------------------------------------------------
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_OPTIONS = {"starttls", "concurrency", "rate", "timeout", "validate_certs", "helo"}
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """Where and how to send over SMTP, read from one URL (KIRJE_SMTP_URL).
+
+    smtp://user:password@host:587?starttls=true&concurrency=8&rate=2000
+    smtps://user:password@host (implicit TLS, port 465)
+
+    Options: starttls (default: true when a user is given, so a password never crosses the
+    network in clear unless `starttls=false` says so), concurrency (open connections, default 8),
+    rate (messages per second over the whole pool, default unlimited), timeout (seconds to wait
+    for each reply, default 60), validate_certs (default true), helo (the name we greet with,
+    default this host's FQDN).
+    """
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    implicit_tls: bool = False
+    starttls: bool = False
+    validate_certs: bool = True
+    concurrency: int = 8
+    rate_per_second: float | None = None
+    timeout: float = 60.0
+    helo: str | None = None
+
+    def __repr__(self) -> str:
+        # Settings end up in logs and tracebacks; the password must not.
+        scheme = "smtps" if self.implicit_tls else "smtp"
+        user = f"{self.username}:***@" if self.username else ""
+        return f"SmtpSettings({scheme}://{user}{self.host}:{self.port})"
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpSettings:
+        parts = urlsplit(url.strip())
+        redacted = _redact(parts)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise Invalid(f"SMTP URL must start with smtp:// or smtps://: {redacted}")
+        implicit_tls = parts.scheme == "smtps"
+        try:
+            port = parts.port
+        except ValueError:
+            raise Invalid(f"SMTP URL has a bad port: {redacted}") from None
+        if not parts.hostname:
+            raise Invalid(f"SMTP URL has no host: {redacted}")
+        if parts.path not in ("", "/") or parts.fragment:
+            raise Invalid(f"SMTP URL takes no path: {redacted}")
+        options = _url_options(parts.query, redacted)
+        username = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password) if parts.password is not None else None
+        starttls = _flag(options, "starttls", default=username is not None, url=redacted)
+        if implicit_tls and starttls and "starttls" in options:
+            raise Invalid(f"smtps:// is already TLS; starttls does not apply: {redacted}")
+        return cls(
+            host=parts.hostname,
+            port=port or (465 if implicit_tls else 25),
+            username=username,
+            password=password,
+            implicit_tls=implicit_tls,
+            starttls=starttls and not implicit_tls,
+            validate_certs=_flag(options, "validate_certs", default=True, url=redacted),
+            concurrency=int(_number(options, "concurrency", 8, url=redacted, whole=True)),
+            rate_per_second=_rate(options, redacted),
+            timeout=_number(options, "timeout", 60.0, url=redacted),
+            helo=_helo(options, redacted),
+        )
+
+
+def _redact(parts: SplitResult) -> str:
+    if parts.password is None:
+        return parts.geturl()
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+
+
+def _url_options(query: str, url: str) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise Invalid(f"SMTP URL has a malformed query: {url}") from None
+    options = {name.lower(): value for name, value in pairs}
+    unknown = sorted(set(options) - _OPTIONS)
+    if unknown:
+        known = ", ".join(sorted(_OPTIONS))
+        raise Invalid(f"SMTP URL option {unknown[0]!r} is unknown (known: {known}): {url}")
+    return options
+
+
+def _flag(options: dict[str, str], name: str, *, default: bool, url: str) -> bool:
+    value = options.get(name)
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise Invalid(f"SMTP URL option {name} must be true or false, not {value!r}: {url}")
+
+
+def _number(
+    options: dict[str, str], name: str, default: float, *, url: str, whole: bool = False
+) -> float:
+    value = options.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value) if whole else float(value)
+    except ValueError:
+        number = math.nan
+    if not number > 0 or math.isinf(number):
+        kind = "a whole number" if whole else "a number"
+        raise Invalid(f"SMTP URL option {name} must be {kind} above 0, not {value!r}: {url}")
+    return number
+
+
+def _helo(options: dict[str, str], url: str) -> str | None:
+    name = options.get("helo")
+    if name and not re.fullmatch(r"[A-Za-z0-9.:\[\]-]{1,255}", name):
+        raise Invalid(f"SMTP URL option helo must be a host name, not {name!r}: {url}")
+    return name or None
+
+
+def _rate(options: dict[str, str], url: str) -> float | None:
+    if options.get("rate", "").lower() in ("", "unlimited"):
+        return None
+    return _number(options, "rate", 0, url=url)
+
+
+# -- The rate limit -----------------------------------------------------------------------------
+
+
+class SendRate:
+    """At most `per_second` messages a second over the whole pool, after a burst of `burst`.
+
+    A token bucket in its GCRA form (one "theoretical arrival time"), written here rather than
+    taken from `limits`: the pool needs to wait for its turn, not be told no, and the clock and
+    sleep must be injectable so tests can check the budget without waiting on the wall clock.
+    Each caller reserves its own slot, so callers waiting together are spread evenly.
+    """
+
+    def __init__(
+        self,
+        per_second: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self._interval = 1.0 / per_second
+        self._tolerance = (max(burst, 1) - 1) * self._interval
+        self._clock = clock
+        self._sleep = sleep
+        self._next_slot = -math.inf
+
+    async def wait_turn(self) -> None:
+        now = self._clock()
+        slot = max(self._next_slot, now)
+        self._next_slot = slot + self._interval
+        delay = slot - self._tolerance - now
+        if delay > 0:
+            await self._sleep(delay)
+
+
+# -- SMTP ---------------------------------------------------------------------------------------
+
+_LINE_ENDINGS = re.compile(rb"\r\n|\n|\r")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _wire_form(content: bytes) -> tuple[bytes, int]:
+    """The DATA payload (CRLF lines, dot-stuffed, ending in a lone dot) and its SIZE to declare."""
+    lines = _LINE_ENDINGS.sub(b"\r\n", content)
+    if not lines.endswith(b"\r\n"):
+        lines += b"\r\n"
+    return _LEADING_DOT.sub(b"..", lines) + b".\r\n", len(lines)
+
+
+class _NotHandedOver(Exception):
+    """The connection failed before the final dot was written: the server does not have it."""
+
+
+_SERVICE_CLOSING = 421
+
+
+def _decided_by(code: int, text: str, refused: tuple[RecipientRefusal, ...] = ()) -> Outcome:
+    if 200 <= code < 300:
+        status = Status.SENT
+    elif 400 <= code < 500:
+        status = Status.TEMPORARY_FAILURE
+    else:
+        status = Status.PERMANENT_FAILURE
+    return Outcome(status, code, text, refused)
+
+
+def _all_refused(refused: list[RecipientRefusal]) -> Outcome:
+    # Nobody has the message, so a retry duplicates nothing: retry if any refusal was temporary.
+    first = next((r for r in refused if 400 <= r.code < 500), refused[0])
+    return _decided_by(first.code, first.text, tuple(refused))
+
+
+def _address(address: str) -> bytes:
+    return b"<" + address.encode() + b">"
+
+
+class SmtpPool:
+    """Up to `concurrency` SMTP connections, each sending message after message, kept open between
+    batches and reopened when they drop.
+
+    The mail transaction is driven command by command rather than with `sendmail`, because the
+    outcome of a lost connection depends on where it was lost: before the final dot is written
+    the server cannot have the message (a temporary failure, retried once on a fresh connection
+    right away); after it, the server may have taken it (UNKNOWN). aiosmtplib's `data()` sends
+    both halves in one call, so the pool sends DATA as a command and writes the dot-stuffed body
+    itself on the connection's protocol, which marks the boundary.
+
+    One send_many runs at a time; a second waits for the first.
+    """
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self._settings = settings
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._rate = (
+            SendRate(settings.rate_per_second, settings.concurrency, clock=clock, sleep=sleep)
+            if settings.rate_per_second
+            else None
+        )
+        self._helo = settings.helo
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._batch_lock = asyncio.Lock()
+
+    async def send_many(
+        self, messages: Sequence[tuple[Envelope, bytes]], on_outcome: OnOutcome
+    ) -> None:
+        self._bind_to_running_loop()
+        async with self._batch_lock:
+            pending = deque(range(len(messages)))
+            connect_errors: list[str] = []
+
+            async def work() -> None:
+                await self._work(messages, pending, on_outcome, connect_errors)
+
+            await _run_workers(min(self._settings.concurrency, len(messages)), work)
+            # Every connection failed to open: the rest were never tried.
+            while pending:
+                reason = f"could not connect to the SMTP server: {connect_errors[-1]}"
+                on_outcome(pending.popleft(), Outcome(Status.TEMPORARY_FAILURE, None, reason))
+
+    def _bind_to_running_loop(self) -> None:
+        # Connections belong to the event loop that opened them. A caller that runs each batch in
+        # a new loop (asyncio.run per batch) would otherwise be handed connections it cannot use.
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        for smtp in self._idle:
+            with contextlib.suppress(RuntimeError):  # their loop may be closed already
+                smtp.close()
+        self._idle = []
+        self._batch_lock = asyncio.Lock()
+        self._loop = loop
+
+    async def close(self) -> None:
+        if self._loop is not asyncio.get_running_loop():
+            self._bind_to_running_loop()
+            return
+        idle, self._idle = self._idle, []
+        for smtp in idle:
+            try:
+                await smtp.quit(timeout=5)
+            except (OSError, aiosmtplib.SMTPException):
+                pass
+            finally:
+                smtp.close()
+
+    async def _work(
+        self,
+        messages: Sequence[tuple[Envelope, bytes]],
+        pending: deque[int],
+        on_outcome: OnOutcome,
+        connect_errors: list[str],
+    ) -> None:
+        smtp = self._idle.pop() if self._idle else None
+        try:
+            while pending:
+                index = pending.popleft()
+                envelope, content = messages[index]
+                if self._rate:
+                    await self._rate.wait_turn()
+                try:
+                    smtp, outcome = await self._deliver(smtp, envelope, content)
+                except (OSError, aiosmtplib.SMTPException) as error:
+                    # This connection slot cannot open; the other slots carry on without it.
+                    connect_errors.append(str(error))
+                    reason = f"could not connect to the SMTP server: {error}"
+                    on_outcome(index, Outcome(Status.TEMPORARY_FAILURE, None, reason))
+                    return
+                on_outcome(index, outcome)
+        except BaseException:
+            # Cancelled or failed mid-transaction: the connection's state is unknown.
+            if smtp is not None:
+                smtp.close()
+            smtp = None
+            raise
+        finally:
+            if smtp is not None and smtp.is_connected:
+                self._idle.append(smtp)
+
+    async def _deliver(
+        self, smtp: aiosmtplib.SMTP | None, envelope: Envelope, content: bytes
+    ) -> tuple[aiosmtplib.SMTP | None, Outcome]:
+        """Send one message, retrying once on a fresh connection if the first was lost before the
+        message was handed over (an idle connection the server has since closed, a 421)."""
+        for attempt in (1, 2):
+            if smtp is None or not smtp.is_connected:
+                smtp = await self._connect()
+            try:
+                return smtp, await self._transact(smtp, envelope, content)
+            except _NotHandedOver as lost:
+                smtp.close()
+                smtp = None
+                if attempt == 2:
+                    reason = f"connection lost before the message was sent: {lost}"
+                    return None, Outcome(Status.TEMPORARY_FAILURE, None, reason)
+        raise AssertionError("unreachable")
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        settings = self._settings
+        if self._helo is None:
+            # getfqdn may ask DNS: once per pool, off the event loop.
+            self._helo = await asyncio.to_thread(socket.getfqdn)
+        smtp = aiosmtplib.SMTP(
+            hostname=settings.host,
+            port=settings.port,
+            username=settings.username,
+            password=settings.password,
+            use_tls=settings.implicit_tls,
+            start_tls=settings.starttls,
+            validate_certs=settings.validate_certs,
+            timeout=settings.timeout,
+            local_hostname=self._helo,
+        )
+        await smtp.connect()
+        try:
+            if smtp.is_ehlo_or_helo_needed:
+                try:
+                    await smtp.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await smtp.helo()
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    async def _transact(self, smtp: aiosmtplib.SMTP, envelope: Envelope, content: bytes) -> Outcome:
+        payload, size = _wire_form(content)
+        mail_options = self._mail_options(smtp, envelope, content, size)
+        if mail_options is None:
+            return Outcome(Status.PERMANENT_FAILURE, None, "the server does not support SMTPUTF8")
+        try:
+            reply = await self._command(
+                smtp, b"MAIL", b"FROM:" + _address(envelope.sender), *mail_options
+            )
+            if not 200 <= reply.code < 300:
+                return await self._abandon(smtp, _decided_by(reply.code, reply.message))
+            refused: list[RecipientRefusal] = []
+            for recipient in envelope.recipients:
+                reply = await self._command(smtp, b"RCPT", b"TO:" + _address(recipient))
+                if not 200 <= reply.code < 300:
+                    refused.append(RecipientRefusal(recipient, reply.code, reply.message))
+            if len(refused) == len(envelope.recipients):
+                return await self._abandon(smtp, _all_refused(refused))
+            reply = await self._command(smtp, b"DATA")
+            if reply.code != 354:
+                return await self._abandon(
+                    smtp, _decided_by(reply.code, reply.message, tuple(refused))
+                )
+            if smtp.protocol is None:
+                raise _NotHandedOver("connection closed after DATA")
+            smtp.protocol.write(payload)
+        except (OSError, aiosmtplib.SMTPException) as error:
+            raise _NotHandedOver(str(error) or type(error).__name__) from error
+        # The final dot is on its way: from here on, a lost connection leaves the outcome unknown.
+        try:
+            reply = await smtp.protocol.read_response(timeout=self._settings.timeout)
+        except (OSError, aiosmtplib.SMTPException) as error:
+            smtp.close()
+            reason = f"no reply after the message was sent: {error or type(error).__name__}"
+            return Outcome(Status.UNKNOWN, None, reason, tuple(refused))
+        if reply.code == _SERVICE_CLOSING:
+            smtp.close()
+        return _decided_by(reply.code, reply.message, tuple(refused))
+
+    @staticmethod
+    async def _command(smtp: aiosmtplib.SMTP, *words: bytes) -> aiosmtplib.SMTPResponse:
+        reply = await smtp.execute_command(*words)
+        if reply.code == _SERVICE_CLOSING:
+            # The server is closing this connection (often: enough messages on it); another may do.
+            raise _NotHandedOver(f"{reply.code} {reply.message}")
+        return reply
+
+    @staticmethod
+    def _mail_options(
+        smtp: aiosmtplib.SMTP, envelope: Envelope, content: bytes, size: int
+    ) -> list[bytes] | None:
+        options: list[bytes] = []
+        if smtp.supports_extension("size"):
+            options.append(b"SIZE=%d" % size)
+        if not content.isascii() and smtp.supports_extension("8bitmime"):
+            options.append(b"BODY=8BITMIME")
+        if not all(address.isascii() for address in (envelope.sender, *envelope.recipients)):
+            if not smtp.supports_extension("smtputf8"):
+                return None
+            options.append(b"SMTPUTF8")
+        return options
+
+    @staticmethod
+    async def _abandon(smtp: aiosmtplib.SMTP, outcome: Outcome) -> Outcome:
+        """End a refused transaction with RSET so the connection can carry the next message."""
+        try:
+            reply = await smtp.execute_command(b"RSET")
+            if reply.code != 250:
+                smtp.close()
+        except (OSError, aiosmtplib.SMTPException):
+            smtp.close()
+        return outcome
+
+
+# -- The maildir outbox -------------------------------------------------------------------------
+
+# Outbox ids are file names we made; anything else (a slash, "..", a colon) is refused before
+# it comes near the file system.
+_OUTBOX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_ENVELOPE_FROM = b"X-Kirje-Envelope-From: "
+_ENVELOPE_TO = b"X-Kirje-Envelope-To: "
+_HEADER_READ_LIMIT = 64 * 1024
+_sequence = itertools.count()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: str
+    envelope: Envelope
+    subject: str | None
+    # The message's Date header; stored_at is when the outbox took it.
+    date: datetime | None
+    stored_at: datetime
+    # Of the message as sent, without the envelope lines the outbox keeps with it.
+    size: int
+
+
+class MaildirOutbox:
+    """The embedded transport: each message becomes a file in a maildir (new/), for the admin to
+    read; nothing leaves the machine.
+
+    A maildir has no envelope, so the outbox keeps it in lines prepended to the message:
+    `X-Kirje-Envelope-From: <sender>` and one `X-Kirje-Envelope-To: <recipient>` per recipient
+    (names of our own, unlike Return-Path or Delivered-To, so they can never be confused with
+    the message's own headers and are stripped exactly when read back). The message bytes are
+    kept as given; `mailbox.Maildir` would rewrite line endings.
+
+    Each file is written under tmp/, flushed to disk, renamed into new/ and the directory flushed,
+    so a message reported SENT survives a crash. Writes run in threads, several at once, because
+    a flush to disk costs milliseconds and concurrent flushes share the journal's commits.
+    """
+
+    def __init__(self, path: Path, *, concurrency: int = 8) -> None:
+        self.path = path
+        self._concurrency = concurrency
+        self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="kirje-outbox")
+        self._host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "localhost"
+
+    async def send_many(
+        self, messages: Sequence[tuple[Envelope, bytes]], on_outcome: OnOutcome
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        pending = deque(range(len(messages)))
+
+        async def work() -> None:
+            while pending:
+                index = pending.popleft()
+                envelope, content = messages[index]
+                try:
+                    outbox_id = await loop.run_in_executor(
+                        self._threads, self._store, envelope, content
+                    )
+                except OSError as error:
+                    reason = f"could not write to the outbox: {error}"
+                    on_outcome(index, Outcome(Status.TEMPORARY_FAILURE, None, reason))
+                else:
+                    on_outcome(index, Outcome(Status.SENT, None, outbox_id))
+
+        await _run_workers(min(self._concurrency, len(messages)), work)
+
+    async def close(self) -> None:
+        self._threads.shutdown(wait=True)
+
+    def _store(self, envelope: Envelope, content: bytes) -> str:
+        for folder in ("tmp", "new", "cur"):
+            (self.path / folder).mkdir(parents=True, exist_ok=True)
+        # Names begin with the time in nanoseconds, so they sort oldest to newest.
+        name = (
+            f"{time.time_ns()}.P{os.getpid()}Q{next(_sequence)}R{secrets.token_hex(4)}.{self._host}"
+        )
+        staged = self.path / "tmp" / name
+        try:
+            with open(staged, "xb") as file:
+                file.write(_envelope_lines(envelope, content))
+                file.write(content)
+                file.flush()
+                os.fsync(file.fileno())
+            os.rename(staged, self.path / "new" / name)
+        except OSError:
+            with contextlib.suppress(OSError):
+                staged.unlink()
+            raise
+        _fsync_directory(self.path / "new")
+        return name
+
+
+def _fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _line_ending(content: bytes) -> bytes:
+    return b"\r\n" if b"\r\n" in content[:_HEADER_READ_LIMIT] else b"\n"
+
+
+def _envelope_lines(envelope: Envelope, content: bytes) -> bytes:
+    newline = _line_ending(content)
+    lines = [_ENVELOPE_FROM + _address(envelope.sender)]
+    lines += [_ENVELOPE_TO + _address(recipient) for recipient in envelope.recipients]
+    return newline.join(lines) + newline
+
+
+def _split_envelope(data: bytes) -> tuple[Envelope | None, int]:
+    """The envelope the outbox prepended, and where the message itself begins."""
+    sender: str | None = None
+    recipients: list[str] = []
+    offset = 0
+    while data.startswith((_ENVELOPE_FROM, _ENVELOPE_TO), offset):
+        end = data.find(b"\n", offset)
+        if end == -1:
+            break
+        line = data[offset:end].rstrip(b"\r")
+        name, _, value = line.partition(b": ")
+        address = value.decode(errors="replace").removeprefix("<").removesuffix(">")
+        if name + b": " == _ENVELOPE_FROM:
+            sender = address
+        else:
+            recipients.append(address)
+        offset = end + 1
+    if sender is None or not recipients:
+        return None, offset
+    return Envelope(sender, tuple(recipients)), offset
+
+
+def list_outbox(path: Path, limit: int = 50, offset: int = 0) -> list[OutboxEntry]:
+    """A page of the outbox, newest first."""
+    if limit < 0 or offset < 0:
+        raise Invalid("limit and offset may not be negative")
+    names = _outbox_files(path)
+    names.sort(key=lambda item: item[0], reverse=True)
+    entries = []
+    for outbox_id, file in names[offset : offset + limit]:
+        entry = _read_entry(outbox_id, file)
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+def read_outbox_message(path: Path, outbox_id: str) -> bytes:
+    """The message as it was sent, without the envelope lines the outbox kept with it."""
+    file = _find_outbox_file(path, outbox_id)
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"no message {outbox_id} in the outbox") from None
+    _, start = _split_envelope(data)
+    return data[start:]
+
+
+def _outbox_files(path: Path) -> list[tuple[str, Path]]:
+    files = []
+    # new/ holds what the outbox wrote; a mail client reading the maildir moves messages to cur/,
+    # adding ":2,<flags>" to the name.
+    for folder in ("new", "cur"):
+        try:
+            with os.scandir(path / folder) as listing:
+                for item in listing:
+                    outbox_id = item.name.partition(":")[0]
+                    if _OUTBOX_ID.fullmatch(outbox_id) and item.is_file():
+                        files.append((outbox_id, Path(item.path)))
+        except FileNotFoundError:
+            continue
+    return files
+
+
+def _find_outbox_file(path: Path, outbox_id: str) -> Path:
+    if not _OUTBOX_ID.fullmatch(outbox_id):
+        raise Invalid(f"not an outbox message id: {outbox_id!r}")
+    fresh = path / "new" / outbox_id
+    if fresh.is_file():
+        return fresh
+    try:
+        with os.scandir(path / "cur") as listing:
+            for item in listing:
+                if item.name == outbox_id or item.name.startswith(outbox_id + ":"):
+                    return Path(item.path)
+    except FileNotFoundError:
+        pass
+    raise NotFound(f"no message {outbox_id} in the outbox")
+
+
+def _read_entry(outbox_id: str, file: Path) -> OutboxEntry | None:
+    try:
+        with open(file, "rb") as opened:
+            stat = os.fstat(opened.fileno())
+            head = opened.read(_HEADER_READ_LIMIT)
+    except FileNotFoundError:
+        return None  # moved or deleted while we listed
+    envelope, start = _split_envelope(head)
+    if envelope is None:
+        return None
+    subject, date = _subject_and_date(head[start:])
+    return OutboxEntry(
+        id=outbox_id,
+        envelope=envelope,
+        subject=subject,
+        date=date,
+        stored_at=datetime.fromtimestamp(stat.st_mtime, UTC),
+        size=stat.st_size - start,
+    )
+
+
+def _subject_and_date(head: bytes) -> tuple[str | None, datetime | None]:
+    parser = email.parser.BytesHeaderParser(policy=email.policy.default)
+    headers = parser.parsebytes(head)
+    try:
+        subject = headers.get("Subject")
+        date = headers.get("Date")
+        return (
+            str(subject) if subject is not None else None,
+            getattr(date, "datetime", None),
+        )
+    except (ValueError, IndexError, TypeError, AttributeError):
+        # The standard parser raises on some malformed headers; one bad message must not
+        # break the listing of the outbox.
+        return None, None
+
+
+# -- Choosing one -------------------------------------------------------------------------------
+
+
+def transport_for(smtp_url: str | None, data_dir: Path) -> Transport:
+    """SMTP when a URL is configured, else the outbox in the data directory."""
+    if smtp_url:
+        return SmtpPool(SmtpSettings.from_url(smtp_url))
+    return MaildirOutbox(data_dir / "outbox")

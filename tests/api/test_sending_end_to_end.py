@@ -1,0 +1,133 @@
+"""The seed's sending examples as written, over HTTP, sent by a real `kirje worker` into a real
+SMTP server: drafts made through the native API, batch-send to a list, event-send with the
+letter's overrides and a raw HTML block."""
+
+from __future__ import annotations
+
+import email
+import time
+from email import policy
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer, client_for
+from tests.jobs.workers import quiet_worker, with_own_queue
+from tests.mail.smtp_sink import SmtpSink
+
+ORDER_HTML = (
+    "<p>Thank you for your order $firstname$ $lastname$. Order number $order_num$ has been"
+    " received:</p> $ordered_items_html$"
+)
+TABLE = (
+    "<table border=1>\n  <tr>\n    <td>ordered item</td>\n    <td>amount</td>\n  </tr>\n"
+    "  <tr>\n    <td>Foo bar</td>\n    <td>2</td>\n  </tr>\n</table>"
+)
+
+
+@pytest.fixture(scope="module")
+def sink():
+    with SmtpSink() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def send_settings(settings):
+    return with_own_queue(settings, "sending")
+
+
+@pytest.fixture(scope="module")
+def server(send_settings, system):
+    running = LiveServer(send_settings).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(send_settings, sink, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("send-worker")
+    smtp = {"KIRJE_SMTP_URL": sink.url(starttls="false")}
+    with quiet_worker(send_settings, folder, **smtp) as running:
+        yield running
+
+
+def received_by(sink: SmtpSink, address: str, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while True:
+        found = [m for m in sink.messages if address in m.recipients]
+        if found:
+            return [email.message_from_bytes(m.content, policy=policy.default) for m in found]
+        assert time.monotonic() < deadline, f"nothing reached {address}"
+        time.sleep(0.1)
+
+
+def make_draft(server: LiveServer, account, **fields) -> int:
+    auth = (str(account.user_id), account.secret)
+    body = {
+        "subject": "Uutiskirje",
+        "html": "<p>Hei $firstname$</p>",
+        "from_email": "news@shop.example",
+        **fields,
+    }
+    created = httpx.post(f"{server.url}/api/kirje/v1/drafts", json=body, auth=auth)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def test_the_seeds_batch_send_reaches_the_list_once_each(server, worker, sink, account) -> None:
+    client = client_for(server, account)
+    list_id = client.result("createMailingList", ["Newsletter", ""])
+    client.result(
+        "createAndJoinRecipient",
+        [None, "john@example.com", None, {"firstname": "John"}, True, None, None, [list_id]],
+    )
+    draft = make_draft(server, account)
+    answer = client.call_v2(
+        "deliveries/batch-send",
+        {
+            "letter": {"type": "draft", "id": draft},
+            "lists": [list_id],
+            "recipients": [
+                {"email": "john@example.com", "firstname": "John"},
+                {"email": "jane@example.com", "firstname": "Jane"},
+            ],
+        },
+    )
+    assert answer["succeed"] is True and answer["result"], answer
+    (john,) = received_by(sink, "john@example.com")
+    (jane,) = received_by(sink, "jane@example.com")
+    assert "Hei John" in john.get_body(("html",)).get_content()
+    assert "Hei Jane" in jane.get_body(("html",)).get_content()
+
+
+def test_the_seeds_event_send_with_a_raw_html_block(server, worker, sink, account) -> None:
+    client = client_for(server, account)
+    client.result("createCustomerProperty", ["ordered_items_html", "FI", "raw"])
+    draft = make_draft(server, account, subject="Tilaus")
+    answer = client.call_v2(
+        "deliveries/event-send",
+        {
+            "letter": {
+                "type": "draft",
+                "id": draft,
+                "recipients_reset": True,
+                "subject": "Order received",
+                "html": ORDER_HTML,
+            },
+            "recipients": [
+                {
+                    "email": "recipient@mail.com",
+                    "firstname": "John",
+                    "lastname": "Doe",
+                    "order_num": 1234,
+                    "ordered_items_html": "NOHTMLENCODE:\n" + TABLE,
+                }
+            ],
+        },
+    )
+    assert answer["succeed"] is True and answer["result"], answer
+    (mail,) = received_by(sink, "recipient@mail.com")
+    html = mail.get_body(("html",)).get_content().replace("\r\n", "\n")  # mail lines end in CRLF
+    assert mail["Subject"] == "Order received"
+    assert "Thank you for your order John Doe. Order number 1234 has been received:" in html
+    assert TABLE in html
