@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     job_sweep_seconds: float = 15.0
     # A queued job with no message after this long is enqueued again.
     job_requeue_after_seconds: float = 60.0
+    # Where recipients reach this server: tracking, click, unsubscribe and web-view links in
+    # mail point here (https in production: List-Unsubscribe one-click needs it).
+    public_url: str = "http://127.0.0.1:8000"
     # Where mail goes: smtp[s]://user:password@host:port?starttls=true&concurrency=8&rate=2000.
     # Unset: the local outbox, a maildir in data_dir/outbox.
     smtp_url: str | None = None
