@@ -142,11 +142,15 @@ def claim_batch(
     due = due.order_by(ledger.c.contact_id).limit(size)
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
+    # Picked once, as a materialised CTE: as a plain IN (subquery) PostgreSQL may run the
+    # subquery again per row and so take more rows than `size`.
+    picked = due.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
     return list(
         conn.execute(
             update(ledger)
             .where(
-                ledger.c.delivery_id == delivery_id, ledger.c.contact_id.in_(due.scalar_subquery())
+                ledger.c.delivery_id == delivery_id,
+                ledger.c.contact_id.in_(select(picked.c.contact_id)),
             )
             .values(state=State.CLAIMED, claimed_by=worker, claimed_at=now)
             .returning(ledger.c.contact_id, ledger.c.email, ledger.c.properties, ledger.c.attempts)

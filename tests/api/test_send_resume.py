@@ -1,0 +1,88 @@
+"""A worker killed with SIGKILL in the middle of a delivery: another worker finishes it, nobody
+the ledger recorded as sent is mailed again, nobody is left out, and only the messages that were
+in flight at the kill (never more than the SMTP concurrency) are left in doubt."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+
+from sqlalchemy import select
+
+from kirje.domain.deliveries import DeliveryKind, Letter
+from kirje.domain.jobs import JobState
+from kirje.domain.messages import MessageContent
+from kirje.services.system import System
+from kirje.store.schema import delivery_recipients
+from tests.conftest import new_account
+from tests.jobs.workers import job_worker, wait_for_job
+from tests.mail.smtp_sink import SmtpSink
+
+RECIPIENTS = 240
+CONCURRENCY = 4
+
+
+def _states(services, delivery_id: int) -> dict[str, str]:
+    with services.scope.db.reading() as conn:
+        rows = conn.execute(
+            select(delivery_recipients.c.email, delivery_recipients.c.state).where(
+                delivery_recipients.c.delivery_id == delivery_id
+            )
+        )
+        return dict(rows.all())
+
+
+def test_a_killed_sender_is_finished_by_another_without_doubles_or_gaps(
+    settings, system, tmp_path
+) -> None:
+    mine = settings.model_copy(update={"job_queue_name": f"send-{uuid.uuid4().hex[:8]}"})
+    account = new_account(system)
+    services = system.for_account(account.account_id)
+    list_id = services.lists.create("Kaikki")
+    people = [
+        services.contacts.create(email=f"p{n}@example.com", sms=None) for n in range(RECIPIENTS)
+    ]
+    services.lists.join(list_id, people)
+    draft = services.messages.create(
+        MessageContent(subject="Uutiset", html="<p>Hei</p>", from_email="news@shop.example")
+    )
+    with SmtpSink() as sink:
+        for n in range(RECIPIENTS):
+            # Slow enough that the kill lands mid-delivery.
+            sink.delay(f"p{n}@example.com", 0.05)
+        smtp = sink.url(starttls="false", concurrency=CONCURRENCY)
+        env = {"KIRJE_JOB_QUEUE_NAME": mine.job_queue_name, "KIRJE_SMTP_URL": smtp}
+        # Through a system on the test's own queue, so that its worker gets the job at once.
+        queued = System.open(mine)
+        delivery = queued.for_account(account.account_id).deliveries.send(
+            DeliveryKind.BATCH, Letter(draft.id), list_ids=[list_id]
+        )
+        queued.close()
+        with job_worker(mine, tmp_path, **env) as first:
+            deadline = time.monotonic() + 60
+            while Counter(_states(services, delivery.id).values())["sent"] < RECIPIENTS // 6:
+                assert time.monotonic() < deadline and first.process.poll() is None
+                time.sleep(0.05)
+            first.process.kill()
+            first.process.wait(timeout=30)
+        at_kill = _states(services, delivery.id)
+        sent_at_kill = {email for email, state in at_kill.items() if state == "sent"}
+        in_flight = {email for email, state in at_kill.items() if state == "sending"}
+        assert 0 < len(sent_at_kill) < RECIPIENTS and len(in_flight) <= CONCURRENCY
+
+        with job_worker(mine, tmp_path, **env) as second:
+            job = wait_for_job(
+                services, delivery.job_id, lambda j: j.is_finished, seconds=120, worker=second
+            )
+        assert job.state is JobState.DONE and job.attempts >= 2
+
+        final = _states(services, delivery.id)
+        received = Counter(m.recipients[0] for m in sink.messages)
+    counts = Counter(final.values())
+    assert counts["pending"] == counts["claimed"] == counts["sending"] == counts["failed"] == 0
+    unknown = {email for email, state in final.items() if state == "unknown"}
+    assert unknown == in_flight  # a newsletter does not resend what is in doubt
+    assert all(received[email] == 1 for email, state in final.items() if state == "sent")
+    assert max(received.values()) == 1  # nobody twice
+    assert set(final) == {f"p{n}@example.com" for n in range(RECIPIENTS)}  # nobody left out
