@@ -1,5 +1,5 @@
 """Command line: kirje serve, worker, migrate, import, account, contact, draft, channel, jobs,
-bench."""
+bench, bounces."""
 
 from __future__ import annotations
 
@@ -155,6 +155,18 @@ def bench_events(
 
     options = EventsBenchOptions(events=events, connections=connections, workers=workers)
     sys.stdout.write(json.dumps(run_events_bench(options)) + "\n")
+
+
+@bench_app.command("send")
+def bench_send(
+    recipients: int = typer.Option(10_000, help="How many recipients the delivery has."),
+    concurrency: int = typer.Option(8, help="SMTP connections (the sender's and the baseline's)."),
+) -> None:
+    """A personalised, DKIM-signed delivery into a local sink, against a minimal sender."""
+    from kirje.bench.send import SendBenchOptions, run_send_bench
+
+    options = SendBenchOptions(recipients=recipients, concurrency=concurrency)
+    sys.stdout.write(json.dumps(run_send_bench(options)) + "\n")
 
 
 @bench_app.command("segment")
@@ -412,6 +424,117 @@ def job_view(job: Job) -> dict:
         name: value.isoformat() if isinstance(value, datetime) else value
         for name, value in asdict(job).items()
     }
+
+
+_MAILDIR = typer.Option(
+    None, "--maildir", exists=True, file_okay=False, help="Read this maildir's bounces once."
+)
+
+
+@app.command("bounces")
+def bounces(
+    maildir: Path | None = _MAILDIR,
+    listen: str | None = typer.Option(
+        None, "--listen", metavar="HOST:PORT", help="Take bounces over SMTP until stopped."
+    ),
+) -> None:
+    """Take in bounces: a mailbounce event each; hard-bounced contacts are not mailed again.
+    With --maildir, once (prints the counts as one JSON line); with --listen, until stopped."""
+    # A maildir message taken is flagged seen (cur/, :2,S), so the next run skips it. The
+    # listener answers 451 when the database is down: the MTA keeps the bounce and retries.
+    from kirje.services.bounces import Bounces
+
+    if (maildir is None) == (listen is None):
+        raise typer.BadParameter("give exactly one of --maildir, --listen")
+    system = _system()
+    try:
+        taker = Bounces(system.db, system.clock)
+        if maildir is not None:
+            _take_maildir_bounces(taker, maildir)
+        else:
+            _listen_for_bounces(taker, listen or "")
+    finally:
+        system.close()
+
+
+def _take_maildir_bounces(taker, maildir: Path) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kirje.services.bounces import BounceOutcome
+
+    counts = dict.fromkeys(BounceOutcome, 0)
+    for path in _unseen_maildir_messages(maildir):
+        try:
+            taken = taker.take(path.read_bytes())
+        except FileNotFoundError:  # another reader took it meanwhile
+            continue
+        except SQLAlchemyError as error:
+            # Left unseen: the next run takes this one and the rest.
+            typer.echo(f"error: bounce not recorded: {str(error).splitlines()[0]}", err=True)
+            raise typer.Exit(1) from None
+        counts[taken.outcome] += 1
+        name, _, flags = path.name.partition(":2,")
+        seen = "".join(sorted(set(flags) | {"S"}))
+        path.rename(maildir / "cur" / f"{name}:2,{seen}")
+    sys.stdout.write(json.dumps({outcome.value: n for outcome, n in counts.items()}) + "\n")
+
+
+def _unseen_maildir_messages(maildir: Path) -> list[Path]:
+    """Messages in new/, and those in cur/ not flagged seen (S); dot files are not messages."""
+    unseen = []
+    for folder in ("new", "cur"):
+        directory = maildir / folder
+        if not directory.is_dir():
+            raise typer.BadParameter(f"{maildir} has no {folder}/", param_hint="--maildir")
+        for path in sorted(directory.iterdir()):
+            if not path.name.startswith(".") and "S" not in path.name.partition(":2,")[2]:
+                unseen.append(path)
+    return unseen
+
+
+def _listen_for_bounces(taker, listen: str) -> None:
+    import signal
+
+    from aiosmtpd.controller import Controller
+
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter("HOST:PORT, e.g. 127.0.0.1:2525", param_hint="--listen")
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    controller = Controller(_BounceHandler(taker), hostname=host.strip("[]"), port=int(port))
+    controller.start()
+    typer.echo(f"taking bounces over SMTP on {listen}", err=True)
+    while not stopped.wait(1):
+        pass
+    controller.stop()
+
+
+class _BounceHandler:
+    """aiosmtpd handler: any recipient, each message through the service on a thread."""
+
+    def __init__(self, taker) -> None:
+        self.taker = taker
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        import asyncio
+        import traceback
+
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            taken = await asyncio.to_thread(
+                self.taker.take, envelope.original_content, list(envelope.rcpt_tos)
+            )
+        except Exception as error:
+            # 4xx: the MTA keeps the bounce and tries again, rather than losing it.
+            if isinstance(error, SQLAlchemyError):
+                typer.echo(f"bounce not recorded: {str(error).splitlines()[0]}", err=True)
+            else:
+                traceback.print_exc()
+            return "451 4.3.0 Bounce not recorded, try again later"
+        return f"250 2.0.0 OK: {taken.outcome.value}"
 
 
 def main() -> None:  # pragma: no cover

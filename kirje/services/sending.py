@@ -102,6 +102,8 @@ class DeliveryRun:
         )
         self.attempts = settings.send_attempts
         self.first_retry = timedelta(seconds=settings.send_first_retry_seconds)
+        # Rows with a final outcome (sent, failed, unknown), for the job's progress.
+        self.recorded = 0
 
     def run(self) -> dict[str, int]:
         delivery = self._start()
@@ -140,6 +142,9 @@ class DeliveryRun:
                 clock(),
                 started_at=delivery.started_at or clock(),
             )
+            counts = delivery_store.ledger_counts(conn, self.delivery_id)
+            self.recorded = counts.sent + counts.failed + counts.unknown
+            self.ctx.commit_progress(conn, done=self.recorded, total=counts.total)
         return delivery
 
     def _finish(self) -> dict[str, int]:
@@ -196,10 +201,11 @@ class DeliveryRun:
             claimed = delivery_store.claim_batch(
                 conn, self.delivery_id, self.tag, self.wave, clock()
             )
-            counts = delivery_store.ledger_counts(conn, self.delivery_id)
             # Fenced: a run that lost the job claims nothing more.
-            self.ctx.commit_progress(conn, done=counts.sent + counts.failed, total=counts.total)
+            self.ctx.commit_progress(conn, done=self.recorded)
         if not claimed:
+            with self.ctx.db.reading() as conn:
+                counts = delivery_store.ledger_counts(conn, self.delivery_id)
             if counts.pending == 0:
                 return False
             # Only retries that are not due yet are left.
@@ -230,10 +236,14 @@ class DeliveryRun:
         now = self.ctx.system.clock()
         with self.ctx.db.reading() as conn:
             properties = contact_store.properties_of(
-                conn, self.account_id, [row.contact_id for row in claimed]
+                conn, self.account_id, [row.contact_id for row in claimed], only_mailable=True
             )
         built, failed = [], {}
         for row in claimed:
+            if row.contact_id not in properties:
+                # Unsubscribed, bounced, banned or erased since the audience was expanded.
+                failed[row.contact_id] = "not sent: the contact may no longer be mailed"
+                continue
             values = recipient_values(
                 row.email, None, {**properties.get(row.contact_id, {}), **(row.properties or {})}
             )
@@ -270,9 +280,11 @@ class DeliveryRun:
                     sent.append(contact_id)
                     continue
                 delivery_store.mark(conn, self.delivery_id, [contact_id], state, now, **values)
+                self.recorded += state is not RecipientState.PENDING
             delivery_store.mark(
                 conn, self.delivery_id, sent, RecipientState.SENT, now, sent_at=now, reply=None
             )
+            self.recorded += len(sent)
             data = {"delivery": self.delivery_id}
             event_store.append_events(
                 conn,

@@ -319,17 +319,28 @@ def find_many(conn: Connection, account_id: int, contact_ids: list[int]) -> dict
     return {row.id: _contact(row) for row in rows}
 
 
+def is_mailable():
+    """Contacts that may be sent mail now: enabled, not deleted, bounced, banned or forgotten."""
+    return and_(
+        contacts.c.is_enabled.is_(True),
+        contacts.c.deleted_at.is_(None),
+        contacts.c.bounced_at.is_(None),
+        contacts.c.banned_at.is_(None),
+        contacts.c.forgotten_at.is_(None),
+    )
+
+
 def properties_of(
-    conn: Connection, account_id: int, contact_ids: list[int]
+    conn: Connection, account_id: int, contact_ids: list[int], *, only_mailable: bool = False
 ) -> dict[int, dict[str, str]]:
-    """Each contact's property values, by id (what rendering a wave of messages reads)."""
+    """Each contact's property values, by id (what rendering a wave of messages reads); with
+    only_mailable, contacts that may not be mailed now are left out."""
     if not contact_ids:
         return {}
-    rows = conn.execute(
-        select(contacts.c.id, contacts.c.properties).where(
-            contacts.c.account_id == account_id, one_of(conn, contacts.c.id, contact_ids)
-        )
-    )
+    conditions = [contacts.c.account_id == account_id, one_of(conn, contacts.c.id, contact_ids)]
+    if only_mailable:
+        conditions.append(is_mailable())
+    rows = conn.execute(select(contacts.c.id, contacts.c.properties).where(*conditions))
     return {row.id: row.properties or {} for row in rows}
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Row
 
 from kirje.domain.deliveries import Delivery, DeliveryKind, DeliveryState, LedgerCounts
 from kirje.domain.deliveries import RecipientState as State
-from kirje.store.lists import is_mailable
+from kirje.store.contacts import is_mailable
 from kirje.store.schema import contacts, deliveries, delivery_recipients
 from kirje.store.types import Id
 

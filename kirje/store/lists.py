@@ -33,6 +33,7 @@ from kirje.domain.lists import (
     MembershipStatus,
 )
 from kirje.store.conditions import condition_clause
+from kirje.store.contacts import is_mailable
 from kirje.store.schema import contacts, list_external_ids, list_members, mailing_lists
 
 ACTIVE = MembershipStatus.ACTIVE.value
@@ -372,16 +373,6 @@ def delete_external_ids(
 
 
 # Health: how much of what a list ever gathered can still be mailed.
-
-
-def is_mailable():
-    return and_(
-        contacts.c.is_enabled.is_(True),
-        contacts.c.deleted_at.is_(None),
-        contacts.c.bounced_at.is_(None),
-        contacts.c.banned_at.is_(None),
-        contacts.c.forgotten_at.is_(None),
-    )
 
 
 def static_health_counts(

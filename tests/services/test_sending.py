@@ -169,3 +169,30 @@ def test_without_smtp_the_messages_land_in_the_outbox(settings, account) -> None
     ]
     assert len(entries) == 1 and entries[0].subject == "Tervetuloa"
     system.close()
+
+
+def test_a_contact_banned_after_the_audience_was_expanded_is_not_mailed(
+    settings, account, sink
+) -> None:
+    system = sending_system(settings, sink)
+    services = system.for_account(account.account_id)
+    draft = services.messages.create(
+        MessageContent(subject="Uutiset", html="<p>Hei</p>", from_email="news@shop.example")
+    )
+    news = services.lists.create("Uutiset")
+    stays, leaves = (
+        services.contacts.create(email=f"{name}@example.com", sms=None)
+        for name in ("stays", "leaves")
+    )
+    services.lists.join(news, [stays, leaves])
+    delivery = services.deliveries.send(DeliveryKind.BATCH, Letter(draft.id), list_ids=[news])
+    services.privacy.ban(leaves)
+    run_here(system, delivery.job_id)
+    assert ledger(system, delivery.id) == {
+        "stays@example.com": "sent",
+        "leaves@example.com": "failed",
+    }
+    assert [m.recipients for m in sink.messages if m.recipients[0].endswith("s@example.com")] == [
+        ("stays@example.com",)
+    ]
+    system.close()
