@@ -23,6 +23,7 @@ from kirje.domain.deliveries import DeliveryState, RecipientState
 from kirje.domain.errors import Invalid, NotFound
 from kirje.domain.events import EventType
 from kirje.domain.properties import PropertyType
+from kirje.domain.tracking_links import TrackingLinks
 from kirje.mail.dkim import DkimKey, sign
 from kirje.mail.mime import OutgoingMessage, ascii_address, build_message
 from kirje.mail.rendering import MessageTemplate, recipient_values, render
@@ -58,9 +59,18 @@ class Composer:
     delivery_id: int
     account_id: int
     dkim: DkimKey | None
+    # Signed open-pixel, click and unsubscribe links (kirje.web.mail_tracking answers them).
+    links: TrackingLinks
 
     def compose(self, contact_id: int, email: str, values: dict[str, Any], now: datetime) -> bytes:
-        rendered = render(self.template, values, raw_names=self.raw_names)
+        account, delivery, links = self.account_id, self.delivery_id, self.links
+        rendered = render(
+            self.template,
+            values,
+            raw_names=self.raw_names,
+            link_rewriter=lambda index, url: links.click(account, delivery, contact_id, index, url),
+            open_pixel_url=links.open_pixel(account, delivery, contact_id),
+        )
         message = build_message(
             OutgoingMessage(
                 from_address=self.from_address,
@@ -73,6 +83,8 @@ class Composer:
                 message_id=f"<d{self.delivery_id}.c{contact_id}.{secrets.token_hex(6)}@{self.sending_domain}>",
                 return_path=self.return_path(contact_id),
                 feedback_id=f"{self.delivery_id}:{self.account_id}:kirje",
+                # None unless the public URL is https: one-click unsubscribe requires it.
+                list_unsubscribe_url=links.list_unsubscribe(account, delivery, contact_id),
                 date=now,
             )
         )
@@ -190,6 +202,7 @@ class DeliveryRun:
             delivery_id=self.delivery_id,
             account_id=self.account_id,
             dkim=dkim,
+            links=self.ctx.system.tracking_links,
         )
 
     # One wave

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from kirje.domain.tracking_links import TrackingLinks, tracking_key
 from kirje.jobs.queue import HueyJobQueue
 from kirje.services.account_services import AccountServices
 from kirje.services.accounts import Accounts
@@ -54,6 +55,13 @@ class System:
     @cached_property
     def site_tracking(self) -> SiteTracking:
         return SiteTracking(self.db, self.for_account)
+
+    @cached_property
+    def tracking_links(self) -> TrackingLinks:
+        """The signed links in mail (open pixel, clicks, unsubscribe): the send path builds
+        them, the public web side verifies them. The key comes from the server key."""
+        server_key = load_server_key(self.settings.data_dir, self.settings.secret_key)
+        return TrackingLinks(self.settings.public_url, tracking_key(server_key))
 
     def for_account(self, account_id: int) -> AccountServices:
         return AccountServices(

@@ -5,12 +5,17 @@ letter's overrides and a raw HTML block."""
 from __future__ import annotations
 
 import email
+import re
 import time
+import uuid
 from email import policy
+from html import unescape as html_unescape
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from kirje.store.schema import events
 from tests.conftest import LiveServer, client_for
 from tests.jobs.workers import quiet_worker, with_own_queue
 from tests.mail.smtp_sink import SmtpSink
@@ -44,10 +49,10 @@ def server(send_settings, system):
 
 
 @pytest.fixture(scope="module")
-def worker(send_settings, sink, tmp_path_factory):
+def worker(send_settings, sink, server, tmp_path_factory):
     folder = tmp_path_factory.mktemp("send-worker")
-    smtp = {"KIRJE_SMTP_URL": sink.url(starttls="false")}
-    with quiet_worker(send_settings, folder, **smtp) as running:
+    env = {"KIRJE_SMTP_URL": sink.url(starttls="false"), "KIRJE_PUBLIC_URL": server.url}
+    with quiet_worker(send_settings, folder, **env) as running:
         yield running
 
 
@@ -131,3 +136,44 @@ def test_the_seeds_event_send_with_a_raw_html_block(server, worker, sink, accoun
     assert mail["Subject"] == "Order received"
     assert "Thank you for your order John Doe. Order number 1234 has been received:" in html
     assert TABLE in html
+
+
+def test_the_pixel_and_a_click_are_followed_and_recorded(
+    server, worker, sink, account, system
+) -> None:
+    client = client_for(server, account)
+    reader = f"reader-{uuid.uuid4().hex[:8]}@example.com"
+    html = '<p>Hei $firstname$, <a href="https://shop.example/offers?id=7">tarjoukset</a></p>'
+    draft = make_draft(server, account, html=html)
+    answer = client.call_v2(
+        "deliveries/event-send",
+        {
+            "letter": {"type": "draft", "id": draft, "recipients_reset": True},
+            "recipients": [{"email": reader, "firstname": "Aino"}],
+        },
+    )
+    delivery_id = answer["result"]["delivery_id"]
+    (mail,) = received_by(sink, reader)
+    body = mail.get_body(("html",)).get_content()
+    links = re.findall(r'(?:href|src)="([^"]+)"', body)
+    pixel = next(link for link in links if "/o/" in link)
+    click = next(link for link in links if "/c/" in link)
+    assert pixel.startswith(server.url) and click.startswith(server.url)
+    seen = httpx.get(html_unescape(pixel))
+    assert (seen.status_code, seen.headers["content-type"]) == (200, "image/gif")
+    followed = httpx.get(html_unescape(click), follow_redirects=False)
+    assert followed.status_code in (302, 303)
+    assert followed.headers["location"] == "https://shop.example/offers?id=7"
+    elsewhere = re.sub(r"u=[^&]+", "u=https%3A%2F%2Fevil.example%2F", html_unescape(click))
+    tampered = httpx.get(elsewhere, follow_redirects=False)
+    assert tampered.status_code == 404
+    services = system.for_account(account.account_id)
+    with services.scope.db.reading() as conn:
+        kinds = conn.execute(
+            select(events.c.type, events.c.data).where(
+                events.c.account_id == account.account_id,
+                events.c.type.in_(["mailopen", "maillink"]),
+            )
+        ).all()
+    assert sorted(kind for kind, _ in kinds) == ["maillink", "mailopen"]
+    assert all(data["delivery"] == delivery_id for _, data in kinds)
