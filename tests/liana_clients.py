@@ -45,6 +45,30 @@ def sign(secret: str, method: str, body: str, date: str, path: str) -> tuple[str
     return md5, hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
+def signed_headers(
+    credentials: Credentials,
+    method: str,
+    body: str,
+    date: str,
+    path: str,
+    *,
+    md5_header: str = "Content-MD5",
+    md5: str | None = None,
+    secret: str | None = None,
+    user_id: int | None = None,
+    realm: str | None = None,
+) -> dict[str, str]:
+    """The headers of a signed request; the keyword arguments spoil one part on purpose."""
+    real_md5, signature = sign(secret or credentials.secret, method, body, date, path)
+    user = credentials.user_id if user_id is None else user_id
+    return {
+        "Content-Type": "application/json",
+        md5_header: md5 or real_md5,
+        "Date": date,
+        "Authorization": f"{realm or credentials.realm} {user}:{signature}",
+    }
+
+
 class LianaClient:
     """Calls /api/v1/<method>; `style` picks how the body and Date are written."""
 
@@ -74,15 +98,17 @@ class LianaClient:
         version: int = 1,
     ) -> httpx.Response:
         path = f"/api/v{version}/{method_name}"
-        date = date or self.date()
-        real_md5, signature = sign(secret or self.credentials.secret, http_method, body, date, path)
-        headers = {
-            "Content-Type": "application/json",
-            "Content-MD5": md5 or real_md5,
-            "Date": date,
-            "Authorization": f"{realm or self.credentials.realm} "
-            f"{user_id or self.credentials.user_id}:{signature}",
-        }
+        headers = signed_headers(
+            self.credentials,
+            http_method,
+            body,
+            date or self.date(),
+            path,
+            md5=md5,
+            secret=secret,
+            user_id=user_id,
+            realm=realm,
+        )
         return self.http.request(http_method, path, content=body.encode(), headers=headers)
 
     def call(self, method_name: str, params: Any = ()) -> dict:
@@ -127,17 +153,18 @@ class AutomationClient:
         url_path: str | None = None,
     ) -> httpx.Response:
         signed_path = f"/rest/v1/{path}"
-        date = date or gmdate_c()
-        real_md5, signature = sign(
-            secret or self.credentials.secret, "POST", body, date, signed_path
+        headers = signed_headers(
+            self.credentials,
+            "POST",
+            body,
+            date or gmdate_c(),
+            signed_path,
+            md5_header="Content-md5",
+            md5=md5,
+            secret=secret,
+            user_id=user_id,
+            realm=realm,
         )
-        user = self.credentials.user_id if user_id is None else user_id
-        headers = {
-            "Content-Type": "application/json",
-            "Content-md5": md5 or real_md5,
-            "Date": date,
-            "Authorization": f"{realm or self.credentials.realm} {user}:{signature}",
-        }
         return self.http.post(url_path or signed_path, content=body.encode(), headers=headers)
 
     def call(self, path: str, params: Any = None) -> Any:
