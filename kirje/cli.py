@@ -442,7 +442,7 @@ def bounces(
     With --maildir, once (prints the counts as one JSON line); with --listen, until stopped."""
     # A maildir message taken is flagged seen (cur/, :2,S), so the next run skips it. The
     # listener answers 451 when the database is down: the MTA keeps the bounce and retries.
-    from kirje.services.bounces import Bounces
+    from kirje.mail.bounce_intake import Bounces
 
     if (maildir is None) == (listen is None):
         raise typer.BadParameter("give exactly one of --maildir, --listen")
@@ -460,7 +460,7 @@ def bounces(
 def _take_maildir_bounces(taker, maildir: Path) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from kirje.services.bounces import BounceOutcome
+    from kirje.mail.bounce_intake import BounceOutcome
 
     counts = dict.fromkeys(BounceOutcome, 0)
     for path in _unseen_maildir_messages(maildir):

@@ -19,7 +19,7 @@ from flufl.bounce import all_failures
 
 log = logging.getLogger(__name__)
 
-# kirje.services.sending.Composer: the envelope sender and the Message-ID of every message.
+# kirje.mail.sending.Composer: the envelope sender and the Message-ID of every message.
 VERP_ADDRESS = re.compile(r"bounces\+d(\d{1,19})\.c(\d{1,19})@", re.IGNORECASE)
 OUR_MESSAGE_ID = re.compile(r"<d(\d{1,19})\.c(\d{1,19})\.[0-9a-f]+@", re.IGNORECASE)
 # RFC 3463 class.subject.detail; not a piece of a longer dotted number (an IP address).

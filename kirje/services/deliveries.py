@@ -2,7 +2,7 @@
 
 Creating a delivery is one transaction: the given recipients become contacts (found by
 address, or created), the delivery row is written, and its audience is expanded into one
-ledger row per recipient in one statement. A job then sends it: see kirje.services.sending.
+ledger row per recipient in one statement. A job then sends it: see kirje.mail.sending.
 """
 
 from __future__ import annotations

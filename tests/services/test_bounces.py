@@ -10,7 +10,7 @@ from sqlalchemy import select
 from kirje.domain.deliveries import DeliveryKind, Letter
 from kirje.domain.events import EventType
 from kirje.domain.messages import MessageContent
-from kirje.services.bounces import BounceOutcome, Bounces
+from kirje.mail.bounce_intake import BounceOutcome, Bounces
 from kirje.store import events as event_store
 from kirje.store.schema import delivery_recipients
 from tests.conftest import new_account
