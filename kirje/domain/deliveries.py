@@ -77,6 +77,12 @@ class Delivery:
     finished_at: datetime | None
     job_id: int | None
     created_at: datetime
+    # Hidden from the report view (LianaMailer hideDelivery).
+    hidden: bool = False
+    # The delivery this one was rescheduled from.
+    related_to: int | None = None
+    # The RSS feeds (archives) it is shown on.
+    archives: list[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,16 @@ class Bounces:
         }
         event_store.append_events(
             conn,
-            [event_store.event_row(account_id, contact_id, EventType.MAIL_BOUNCE, now, data=data)],
+            [
+                event_store.event_row(
+                    account_id,
+                    contact_id,
+                    EventType.MAIL_BOUNCE,
+                    now,
+                    data=data,
+                    delivery_id=delivery_id,
+                )
+            ],
         )
         if kind is BounceOutcome.HARD:
             _suppress(conn, account_id, contact_id, now)

@@ -120,6 +120,10 @@ class DeliveryRun:
     def run(self) -> dict[str, int]:
         delivery = self._start()
         composer = self._composer(delivery)
+        with self.ctx.db.transaction() as conn:
+            delivery_store.record_links(
+                conn, delivery, composer.template.links, self.ctx.system.clock()
+            )
         loop = asyncio.new_event_loop()
         transport = transport_for(
             self.ctx.system.settings.smtp_url, self.ctx.system.settings.data_dir
@@ -302,7 +306,14 @@ class DeliveryRun:
             event_store.append_events(
                 conn,
                 [
-                    event_store.event_row(self.account_id, c, EventType.MAIL_SENT, now, data=data)
+                    event_store.event_row(
+                        self.account_id,
+                        c,
+                        EventType.MAIL_SENT,
+                        now,
+                        data=data,
+                        delivery_id=self.delivery_id,
+                    )
                     for c in sent
                 ],
             )

@@ -127,14 +127,24 @@ class MailTracking:
             if not _has_unsubscribed(conn, target):
                 data = {"delivery": delivery.id, "lists": left}
                 row = event_store.event_row(
-                    account_id, contact_id, EventType.UNSUBSCRIBED, now, data=data
+                    account_id,
+                    contact_id,
+                    EventType.UNSUBSCRIBED,
+                    now,
+                    data=data,
+                    delivery_id=delivery.id,
                 )
                 event_store.append_events(conn, [row])
         return Unsubscription(tuple(left))
 
     def _event(self, target: LinkTarget, kind: EventType, data: dict) -> dict:
         return event_store.event_row(
-            target.account_id, target.contact_id, kind, self.clock(), data=data
+            target.account_id,
+            target.contact_id,
+            kind,
+            self.clock(),
+            data=data,
+            delivery_id=target.delivery_id,
         )
 
 

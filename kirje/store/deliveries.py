@@ -25,7 +25,7 @@ from sqlalchemy.engine import Row
 from kirje.domain.deliveries import Delivery, DeliveryKind, DeliveryState, LedgerCounts
 from kirje.domain.deliveries import RecipientState as State
 from kirje.store.contacts import is_mailable
-from kirje.store.schema import contacts, deliveries, delivery_recipients
+from kirje.store.schema import contacts, deliveries, delivery_links, delivery_recipients
 from kirje.store.types import Id
 
 ledger = delivery_recipients
@@ -64,6 +64,26 @@ def set_state(
         .where(deliveries.c.account_id == account_id, deliveries.c.id == delivery_id)
         .values(state=state, updated_at=now, **more)
     )
+
+
+def record_links(conn: Connection, delivery: Delivery, urls: Sequence[str], now: datetime) -> None:
+    """Gives each tracked link of the delivery's message an id, once (a resumed run finds
+    them recorded)."""
+    if not urls:
+        return
+    build = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    rows = [
+        dict(
+            account_id=delivery.account_id,
+            delivery_id=delivery.id,
+            message_id=delivery.message_id,
+            position=position,
+            url=url,
+            created_at=now,
+        )
+        for position, url in enumerate(urls)
+    ]
+    conn.execute(build(delivery_links).on_conflict_do_nothing(), rows)
 
 
 def expand_audience(

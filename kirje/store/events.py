@@ -51,6 +51,7 @@ def event_row(
     data: dict | None = None,
     channel_id: int | None = None,
     job_id: int | None = None,
+    delivery_id: int | None = None,
 ) -> dict:
     return dict(
         account_id=account_id,
@@ -60,6 +61,7 @@ def event_row(
         list_id=list_id,
         channel_id=channel_id,
         job_id=job_id,
+        delivery_id=delivery_id,
         data=data or {},
     )
 
@@ -73,6 +75,7 @@ _COPIED_COLUMNS = (
     "list_id",
     "channel_id",
     "job_id",
+    "delivery_id",
     "data",
 )
 
@@ -111,6 +114,7 @@ def _copy_lines(ids: list[int], rows: Sequence[dict]) -> Iterator[str]:
             row["list_id"],
             row["channel_id"],
             row["job_id"],
+            row["delivery_id"],
             orjson.dumps(row["data"]).decode(),
         )
         yield "\t".join(map(field, values)) + "\n"

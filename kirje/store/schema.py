@@ -248,11 +248,14 @@ events = Table(
     Column("channel_id", Id),
     # The job (import handle) that wrote the event, for imports that have one.
     Column("job_id", Id),
+    # The delivery a mail event (sent, open, click, bounce, unsubscribe) belongs to.
+    Column("delivery_id", Id),
     # Kirje's own event data, or an imported event's items.
     Column("data", JsonDocument, nullable=False),
     Index(None, "account_id", "at"),
     Index(None, "account_id", "type", "at"),
     Index(None, "contact_id", "at"),
+    Index(None, "delivery_id", "type"),
 )
 
 # System mails (welcome, confirmation) waiting for the sending pipeline.
@@ -460,10 +463,17 @@ deliveries = Table(
     Column("started_at", UtcDateTime),
     Column("finished_at", UtcDateTime),
     Column("job_id", Id),
+    # Hidden from the report view (LianaMailer hideDelivery); still counted and tracked.
+    Column("hidden", Boolean, nullable=False, server_default=text("false")),
+    # The delivery this one was made from (a reschedule): getRelatedDeliveries.
+    Column("related_to", Id),
+    # The RSS feeds (archives) the delivery is shown on; None: none.
+    Column("archives", JsonDocument),
     _created_at(),
     Column("updated_at", UtcDateTime, nullable=False),
     Index(None, "account_id", "state"),
     Index(None, "state", "scheduled_at"),
+    Index(None, "related_to"),
 )
 
 # The ledger: one row per recipient of a delivery, the truth of who was mailed. A worker claims
@@ -488,6 +498,22 @@ delivery_recipients = Table(
     Column("reply", Text),
     Index(None, "delivery_id", "state"),
     Index(None, "contact_id"),
+)
+
+# The tracked links of a delivery's message, by their position in it: a click event names the
+# position, reports name the link by this row's id (LianaMailer's link id).
+delivery_links = Table(
+    "delivery_links",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    Column("delivery_id", Id, nullable=False),
+    Column("message_id", Id, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("url", Text, nullable=False),
+    _created_at(),
+    UniqueConstraint("delivery_id", "position"),
+    Index(None, "account_id", "message_id"),
 )
 
 # DKIM keys per sending domain; the private key is sealed like API secrets.
