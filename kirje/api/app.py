@@ -23,6 +23,7 @@ from kirje.services.accounts import CredentialCache
 from kirje.services.base import Clock, utc_now
 from kirje.services.system import System
 from kirje.settings import Settings
+from kirje.web.confirmations import confirmation_routes
 from kirje.web.mail_tracking import mail_tracking_routes
 from kirje.web.tracking import tracking_routes
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
             *native_routes(system, BasicAuth(credentials, limiter), threads),
             *tracking_routes(system, threads),
             *mail_tracking_routes(system, threads),
+            *confirmation_routes(system, threads),
         ],
         on_shutdown=[system.close],
         request_max_body_size=settings.max_request_bytes,

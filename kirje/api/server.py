@@ -93,19 +93,28 @@ def _supervise(targets: list[Target]) -> None:
 
     def start(target: Target) -> BaseProcess:
         function, args = target
-        process = context.Process(target=function, args=args, daemon=True)
+        # Not daemonic: a daemonic process may not start processes of its own, and the job
+        # worker's delivery runs do (kirje.mail.sending). The finally below stops them all.
+        process = context.Process(target=function, args=args, daemon=False)
         process.start()
         return process
 
-    processes = [start(target) for target in targets]
-    while not stopping:
-        time.sleep(0.5)
-        for index, process in enumerate(processes):
-            if not process.is_alive() and not stopping:
-                log.warning(
-                    "worker %s exited with %s; starting another", process.pid, process.exitcode
-                )
-                processes[index] = start(targets[index])
+    processes: list[BaseProcess] = []
+    try:
+        processes.extend(start(target) for target in targets)
+        while not stopping:
+            time.sleep(0.5)
+            for index, process in enumerate(processes):
+                if not process.is_alive() and not stopping:
+                    log.warning(
+                        "worker %s exited with %s; starting another", process.pid, process.exitcode
+                    )
+                    processes[index] = start(targets[index])
+    finally:
+        _stop(processes)
+
+
+def _stop(processes: list[BaseProcess]) -> None:
     for process in processes:
         process.terminate()
     for process in processes:

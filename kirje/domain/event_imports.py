@@ -38,7 +38,8 @@ class ArrivedEvent:
 
     id: int
     contact_id: int
-    channel_id: int
+    # None for Kirje's own events (opens, clicks, unsubscribes), which come through no channel.
+    channel_id: int | None
     verb: str
     items: dict[str, Any]
     at: datetime

@@ -34,3 +34,14 @@ class Unsubscription:
     list_id: int
     at: datetime
     reason: str | None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A contact joining a list on their own (a form, a confirmation), not added by an admin."""
+
+    contact_id: int
+    email: str | None
+    list_id: int
+    at: datetime
+    origin: str | None

@@ -49,6 +49,9 @@ class Erasure:
     channels_suppressed: tuple[str, ...]
     # extra1, extra2 and tracking tokens (LianaAutomation identities)
     identifiers_dropped: int = 0
+    # Delivery ledger rows whose address and values were blanked (the rows stay: reports
+    # count them).
+    ledger_rows_erased: int = 0
 
     def counts(self) -> dict:
         """The part stored in the `forgotten` event (the id and time are the event's own)."""

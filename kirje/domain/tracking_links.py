@@ -1,4 +1,5 @@
-"""Signed links in mail: the open pixel, tracked clicks and the unsubscribe page of one recipient.
+"""Signed links in mail: the open pixel, tracked clicks, the unsubscribe page, the web view of one
+recipient's message, and the confirmation link of a contact.
 
 A token is URL-safe Base64 (no padding) of the ids it names, as unsigned LEB128 varints
 (account, delivery, contact, and for a click the link's index), followed by the first 16 bytes
@@ -15,6 +16,10 @@ Decisions:
   signature is. A token that does not verify is refused without saying why.
 * The key is derived from the server key (`tracking_key`): replacing the server key ends every
   link in mail already sent, as it would end every sealed secret.
+* A confirmation link names the account and the contact, and signs (without carrying) the
+  contact's confirmation code: the server reads the current code to check it, so a code made
+  anew (setConfirmationCode) ends the links mailed with the old one, and erasing the contact
+  (which drops its code) ends them all. The code itself never appears in a URL.
 * Building a link touches nothing but memory, and the parts a delivery's links share (its
   ids, each quoted URL) are cached, because the send path makes one per link of every message.
 """
@@ -46,6 +51,8 @@ class Purpose(StrEnum):
     OPEN = "o"
     CLICK = "c"
     UNSUBSCRIBE = "u"
+    WEB_VIEW = "w"
+    CONFIRM = "k"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,14 @@ class LinkTarget:
     contact_id: int
     link_index: int | None = None
     url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationTarget:
+    """Whose confirmation a confirmation link is."""
+
+    account_id: int
+    contact_id: int
 
 
 def tracking_key(server_key: bytes) -> bytes:
@@ -105,6 +120,30 @@ class TrackingTokens:
     def read_unsubscribe(self, token: str) -> LinkTarget | None:
         return _target(self.verify(Purpose.UNSUBSCRIBE, token), 3)
 
+    def read_web_view(self, token: str) -> LinkTarget | None:
+        return _target(self.verify(Purpose.WEB_VIEW, token), 3)
+
+    def read_confirmation(self, token: str, code: str) -> ConfirmationTarget | None:
+        """The account and contact a confirmation token names, when it signs this code."""
+        ids = self.verify(Purpose.CONFIRM, token, code)
+        if ids is None or len(ids) != 2:
+            return None
+        return ConfirmationTarget(*ids)
+
+    def claimed_confirmation(self, token: str) -> ConfirmationTarget | None:
+        """The account and contact a confirmation token claims, NOT verified: only to find the
+        contact's current code, which `read_confirmation` then checks the token against."""
+        if len(token) > MAX_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
+            return None
+        try:
+            raw = urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except ValueError:
+            return None
+        ids = _read_varints(raw[:-MAC_BYTES]) if len(raw) > MAC_BYTES else None
+        if ids is None or len(ids) != 2:
+            return None
+        return ConfirmationTarget(*ids)
+
     def read_click(self, token: str, url: str) -> LinkTarget | None:
         ids = self.verify(Purpose.CLICK, token, url)
         if ids is None or len(ids) != 4:
@@ -123,8 +162,13 @@ class TrackingLinks:
 
     def __init__(self, public_url: str, key: bytes) -> None:
         self.base = public_url.rstrip("/")
+        self.key = key
         self.tokens = TrackingTokens(key)
         self.is_https = self.base.lower().startswith("https://")
+
+    def __reduce__(self):
+        # Sent to the send job's build processes; the HMAC state is remade there.
+        return (TrackingLinks, (self.base, self.key))
 
     def open_pixel(self, account_id: int, delivery_id: int, contact_id: int) -> str:
         payload = _delivery_ids(account_id, delivery_id) + _varint(contact_id)
@@ -140,6 +184,17 @@ class TrackingLinks:
     def unsubscribe(self, account_id: int, delivery_id: int, contact_id: int) -> str:
         payload = _delivery_ids(account_id, delivery_id) + _varint(contact_id)
         return f"{self.base}/u/{self.tokens.sign_payload(Purpose.UNSUBSCRIBE, payload)}"
+
+    def web_view(self, account_id: int, delivery_id: int, contact_id: int) -> str:
+        """The page showing the recipient's message as they got it (kirje.web.mail_tracking)."""
+        payload = _delivery_ids(account_id, delivery_id) + _varint(contact_id)
+        return f"{self.base}/w/{self.tokens.sign_payload(Purpose.WEB_VIEW, payload)}"
+
+    def confirmation(self, account_id: int, contact_id: int, code: str) -> str:
+        """The page where the contact confirms (kirje.web.confirmations); valid while `code`
+        is the contact's confirmation code."""
+        token = self.tokens.sign(Purpose.CONFIRM, (account_id, contact_id), code)
+        return f"{self.base}/confirm/{token}"
 
     def list_unsubscribe(self, account_id: int, delivery_id: int, contact_id: int) -> str | None:
         if not self.is_https:

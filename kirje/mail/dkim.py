@@ -84,6 +84,10 @@ class DkimKey:
             raise ValueError(f"a DKIM RSA key needs at least {MIN_KEY_BITS} bits")
         object.__setattr__(self, "_key", key)
 
+    def __reduce__(self):
+        # Sent to the send job's build processes; the key is parsed again there.
+        return (DkimKey, (self.domain, self.selector, self.private_key_pem))
+
     @property
     def dns_name(self) -> str:
         """Where verifiers look up the public key."""

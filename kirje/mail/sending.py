@@ -13,9 +13,11 @@ what is in doubt (transactional mail).
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import secrets
-import time
-from dataclasses import dataclass
+import threading
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,24 +28,40 @@ from kirje.domain.properties import PropertyType
 from kirje.domain.tracking_links import TrackingLinks
 from kirje.mail.dkim import DkimKey, sign
 from kirje.mail.mime import OutgoingMessage, ascii_address, build_message
+from kirje.mail.previews import compile_sent_message
 from kirje.mail.rendering import MessageTemplate, recipient_values, render
-from kirje.mail.transports import Envelope, Outcome, SmtpSettings, Status, transport_for
+from kirje.mail.transports import (
+    Envelope,
+    Outcome,
+    SmtpPool,
+    SmtpSettings,
+    Status,
+    Transport,
+    transport_for,
+)
+from kirje.mail.web_view import link_values
 from kirje.store import contacts as contact_store
 from kirje.store import deliveries as delivery_store
 from kirje.store import dkim_keys as dkim_store
 from kirje.store import events as event_store
 from kirje.store import messages as message_store
+from kirje.store.statistics import STALE_ROWS, refresh_statistics
 
 if TYPE_CHECKING:
     from kirje.jobs.context import JobContext
 
-# Connections of the local outbox: it writes files, a few at a time are plenty.
-OUTBOX_CONCURRENCY = 8
+# The SMTP connections are shared out between this many lanes (kirje.mail.sending._Lane).
+LANES = 2
 # A temporary refusal is tried again after the first wait (settings), then twice as long each
 # time, at most this long.
 LONGEST_RETRY = timedelta(hours=1)
 # While only retries are left, the job looks again at most this often (and beats its heart).
 RETRY_POLL_SECONDS = 5.0
+# Rows claimed per transaction, in waves: fewer claims, and still few rows to release when a
+# run dies (claimed rows were never handed over).
+CLAIMED_WAVES = 8
+# A delivery with more rows than this to send builds its messages in processes (settings).
+PROCESSES_FROM = 2_000
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,7 @@ class Composer:
 
     def compose(self, contact_id: int, email: str, values: dict[str, Any], now: datetime) -> bytes:
         account, delivery, links = self.account_id, self.delivery_id, self.links
+        values = {**values, **link_values(self.template, links, account, delivery, contact_id)}
         rendered = render(
             self.template,
             values,
@@ -95,6 +114,182 @@ class Composer:
         return f"bounces+d{self.delivery_id}.c{contact_id}@{self.sending_domain}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """A claimed ledger row with what its message is rendered from."""
+
+    contact_id: int
+    email: str
+    # The contact's property values under the row's own; None: it may no longer be mailed.
+    properties: dict[str, str] | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    contact_id: int
+    email: str
+    data: bytes
+    attempts: int
+
+
+def _build_messages(
+    composer: Composer, rows: list[_Claimed], now: datetime
+) -> tuple[list[_Built], dict[int, str]]:
+    """The messages of the rows, and the rows that cannot be built (a value that breaks a
+    header, say) with the reason. Runs in a builder thread or process: no database here."""
+    built, failed = [], {}
+    for row in rows:
+        if row.properties is None:
+            # Unsubscribed, bounced, banned or erased since the audience was expanded.
+            failed[row.contact_id] = "not sent: the contact may no longer be mailed"
+            continue
+        values = recipient_values(row.email, None, row.properties)
+        try:
+            data = composer.compose(row.contact_id, row.email, values, now)
+        except (ValueError, Invalid) as error:
+            failed[row.contact_id] = f"not sent: {error}"
+            continue
+        built.append(_Built(row.contact_id, row.email, data, row.attempts))
+    return built, failed
+
+
+# The delivery's composer in a build process, given once when the process starts.
+_adopted: Composer | None = None
+
+
+def _adopt(composer: Composer) -> None:
+    global _adopted
+    _adopted = composer
+
+
+def _build_adopted(rows: list[_Claimed], now: datetime) -> tuple[list[_Built], dict[int, str]]:
+    assert _adopted is not None
+    return _build_messages(_adopted, rows, now)
+
+
+class _Builders:
+    """Builds waves beside the event loop that sends them. A large delivery gets processes: in
+    threads, the rendering's Python held the GIL against the SMTP connections and made each
+    wave wait for it. A small one (a transactional mail, a test) gets threads, which cost no
+    start-up; OpenSSL's RSA runs outside the GIL there."""
+
+    def __init__(self, composer: Composer, processes: int) -> None:
+        self.composer = composer
+        self.workers = max(processes, 2)
+        # A daemonic process (a job worker under a process manager that makes them so) may
+        # not start processes: threads there.
+        self.in_processes = processes > 0 and not multiprocessing.current_process().daemon
+        self.executor: Executor = (
+            ProcessPoolExecutor(
+                processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_adopt,
+                initargs=(composer,),
+            )
+            if self.in_processes
+            else ThreadPoolExecutor(self.workers, "kirje-build")
+        )
+
+    def submit(self, rows: list[_Claimed], now: datetime) -> Future:
+        if self.in_processes:
+            return self.executor.submit(_build_adopted, rows, now)
+        return self.executor.submit(_build_messages, self.composer, rows, now)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+class _Wave:
+    """A wave being built by the builders."""
+
+    def __init__(self, parts: list[Future]) -> None:
+        self.parts = parts
+
+    async def result(self) -> tuple[list[_Built], dict[int, str]]:
+        built: list[_Built] = []
+        failed: dict[int, str] = {}
+        for part in self.parts:
+            messages, refused = await asyncio.wrap_future(part)
+            built.extend(messages)
+            failed.update(refused)
+        return built, failed
+
+
+@dataclass(frozen=True, slots=True)
+class _AnsweredWave:
+    messages: list[_Built]
+    # By index into messages; a missing one was never answered.
+    outcomes: dict[int, Outcome]
+
+
+class _Lane:
+    """A share of the delivery's SMTP connections, sending wave after wave, a wave being one
+    message per connection. The next wave is built (by the builders) and claimed while the
+    current one is on the wire, and one transaction both records a wave's outcomes and marks
+    the next wave in flight: so a lane never has more than one wave in flight, and the lanes
+    together no more messages than the connections. The database work runs in a thread, so
+    that the other lane's connections go on while this lane waits for its commit."""
+
+    def __init__(
+        self, run: DeliveryRun, composer: Composer, builders: _Builders, transport: Transport
+    ) -> None:
+        self.run = run
+        self.composer = composer
+        self.builders = builders
+        self.transport = transport
+        self.wave = transport.concurrency
+        self.claimed: list[_Claimed] = []
+
+    async def send(self) -> None:
+        run = self.run
+        answered: _AnsweredWave | None = None
+        upcoming = await self._prepare()
+        while True:
+            if upcoming is None:
+                if answered is not None:
+                    await asyncio.to_thread(run.record, answered)
+                    answered = None
+                if not await asyncio.to_thread(run.has_retries_left):
+                    return
+                await asyncio.sleep(min(RETRY_POLL_SECONDS, run.first_retry.total_seconds()))
+                upcoming = await self._prepare()
+                continue
+            # The last wave's outcomes wait for the next wave's build (built meanwhile, mostly
+            # done): one commit for both halves the commits, which bound a lane's pace.
+            built, failed = await upcoming.result()
+            in_flight = await asyncio.to_thread(run.commit_wave, answered, built, failed)
+            # Rows cancelled meanwhile were not marked: they are not sent.
+            wave = [message for message in built if message.contact_id in in_flight]
+            sending = asyncio.create_task(self._send_wave(wave))
+            upcoming = await self._prepare()
+            answered = await sending
+
+    async def _send_wave(self, wave: list[_Built]) -> _AnsweredWave:
+        outcomes: dict[int, Outcome] = {}
+        envelopes = [
+            (Envelope(self.composer.return_path(m.contact_id), (m.email,)), m.data) for m in wave
+        ]
+        await self.transport.send_many(envelopes, outcomes.__setitem__)
+        return _AnsweredWave(wave, outcomes)
+
+    async def _prepare(self) -> _Wave | None:
+        """The lane's next wave, being built; None when no row is due now."""
+        if not self.claimed:
+            self.claimed = await asyncio.to_thread(self.run.claim, self.wave * CLAIMED_WAVES)
+        if not self.claimed:
+            return None
+        rows, self.claimed = self.claimed[: self.wave], self.claimed[self.wave :]
+        now = self.run.ctx.system.clock()
+        size = -(-len(rows) // self.builders.workers)
+        parts = [rows[start : start + size] for start in range(0, len(rows), size)]
+        return _Wave([self.builders.submit(part, now) for part in parts])
+
+
+async def _all(coroutines) -> None:
+    await asyncio.gather(*coroutines)
+
+
 def run_delivery(ctx: JobContext) -> dict[str, int]:
     return DeliveryRun(ctx).run()
 
@@ -107,33 +302,47 @@ class DeliveryRun:
         # Which run holds a row: a later run of the job tells a dead run's rows by this.
         self.tag = f"{ctx.claim.worker}#{ctx.claim.attempts}"[:100]
         settings = ctx.system.settings
-        self.wave = (
-            SmtpSettings.from_url(settings.smtp_url).concurrency
-            if settings.smtp_url
-            else OUTBOX_CONCURRENCY
-        )
         self.attempts = settings.send_attempts
         self.first_retry = timedelta(seconds=settings.send_first_retry_seconds)
-        # Rows with a final outcome (sent, failed, unknown), for the job's progress.
+        # Rows with a final outcome (sent, failed, unknown), for the job's progress; the
+        # lanes' threads add to it.
         self.recorded = 0
+        self._counting = threading.Lock()
+        # Rows without a final outcome when the run started.
+        self.left = 0
 
     def run(self) -> dict[str, int]:
         delivery = self._start()
-        composer = self._composer(delivery)
+        try:
+            composer = self._composer(delivery)
+        except (Invalid, NotFound):
+            # Nothing can be sent (no sender address, the draft is gone): the delivery says so.
+            with self.ctx.db.transaction() as conn:
+                delivery_store.set_state_unless_cancelled(
+                    conn,
+                    self.account_id,
+                    self.delivery_id,
+                    DeliveryState.FAILED,
+                    self.ctx.system.clock(),
+                )
+            raise
         with self.ctx.db.transaction() as conn:
             delivery_store.record_links(
                 conn, delivery, composer.template.links, self.ctx.system.clock()
             )
-        loop = asyncio.new_event_loop()
-        transport = transport_for(
-            self.ctx.system.settings.smtp_url, self.ctx.system.settings.data_dir
-        )
+        settings = self.ctx.system.settings
+        processes = settings.send_build_processes if self.left > PROCESSES_FROM else 0
+        builders = _Builders(composer, processes)
+        transports = self._transports()
+        lanes = [_Lane(self, composer, builders, transport) for transport in transports]
         try:
-            while self._send_wave(composer, transport, loop):
-                pass
+            with asyncio.Runner() as runner:
+                try:
+                    runner.run(_all(lane.send() for lane in lanes))
+                finally:
+                    runner.run(_all(transport.close() for transport in transports))
         finally:
-            loop.run_until_complete(transport.close())
-            loop.close()
+            builders.close()
         return self._finish()
 
     # Before and after
@@ -150,7 +359,7 @@ class DeliveryRun:
                 lambda holder: holder == self.tag,
                 resend_unknown=delivery.resends_unknown,
             )
-            delivery_store.set_state(
+            delivery_store.set_state_unless_cancelled(
                 conn,
                 self.account_id,
                 self.delivery_id,
@@ -159,15 +368,21 @@ class DeliveryRun:
                 started_at=delivery.started_at or clock(),
             )
             counts = delivery_store.ledger_counts(conn, self.delivery_id)
-            self.recorded = counts.sent + counts.failed + counts.unknown
+            self.left = counts.pending + counts.claimed + counts.sending
+            self.recorded = counts.total - self.left
             self.ctx.commit_progress(conn, done=self.recorded, total=counts.total)
+        if self.left > STALE_ROWS:
+            # The ledger rows were written just now, in bulk: without fresh statistics the
+            # planner takes the ledger for small and claims by scanning it.
+            with self.ctx.db.transaction() as conn:
+                refresh_statistics(conn, ("delivery_recipients",), always=("delivery_recipients",))
         return delivery
 
     def _finish(self) -> dict[str, int]:
         now = self.ctx.system.clock()
         with self.ctx.db.transaction() as conn:
             counts = delivery_store.ledger_counts(conn, self.delivery_id)
-            delivery_store.set_state(
+            delivery_store.set_state_unless_cancelled(
                 conn, self.account_id, self.delivery_id, DeliveryState.DONE, now, finished_at=now
             )
             self.ctx.commit_progress(conn, done=counts.total, total=counts.total)
@@ -186,13 +401,7 @@ class DeliveryRun:
             sealed = dkim_store.find_sealed_key(conn, self.account_id, domain)
         box = self.ctx.system.accounts.secret_box
         dkim = None if sealed is None else DkimKey(domain, sealed.selector, box.open(sealed[1]))
-        overrides = delivery.overrides
-        template = MessageTemplate.compile(
-            overrides.get("subject", message.subject),
-            overrides.get("html", message.html),
-            None if "html" in overrides else message.text,
-            message.preheader or None,
-        )
+        template = compile_sent_message(message, delivery.overrides)
         raw_names = frozenset(
             p.name for p in self.ctx.services.properties.all() if p.type == PropertyType.RAW
         )
@@ -209,114 +418,123 @@ class DeliveryRun:
             links=self.ctx.system.tracking_links,
         )
 
-    # One wave
+    # The waves
 
-    def _send_wave(self, composer: Composer, transport, loop: asyncio.AbstractEventLoop) -> bool:
-        """Sends the next wave; False when nothing is left to send now or later."""
-        clock = self.ctx.system.clock
+    def _transports(self) -> list[Transport]:
+        """The lanes' transports: the SMTP connections shared out (and the rate with them), or
+        the one outbox."""
+        settings = self.ctx.system.settings
+        if not settings.smtp_url:
+            return [transport_for(None, settings.data_dir)]
+        smtp = SmtpSettings.from_url(settings.smtp_url)
+        lanes = LANES if smtp.concurrency >= LANES else 1
+        shares = [smtp.concurrency // lanes + (n < smtp.concurrency % lanes) for n in range(lanes)]
+        rate = smtp.rate_per_second
+        return [
+            SmtpPool(
+                replace(
+                    smtp,
+                    concurrency=share,
+                    rate_per_second=rate * share / smtp.concurrency if rate else None,
+                )
+            )
+            for share in shares
+        ]
+
+    def _count(self, recorded: int) -> None:
+        with self._counting:
+            self.recorded += recorded
+
+    def claim(self, size: int) -> list[_Claimed]:
+        """Claims the next few waves at once (a claimed row is not in doubt after a crash: it
+        goes back to pending), with the values each message is rendered from."""
         with self.ctx.db.transaction() as conn:
-            claimed = delivery_store.claim_batch(
-                conn, self.delivery_id, self.tag, self.wave, clock()
+            rows = delivery_store.claim_batch(
+                conn, self.delivery_id, self.tag, size, self.ctx.system.clock()
             )
             # Fenced: a run that lost the job claims nothing more.
             self.ctx.commit_progress(conn, done=self.recorded)
-        if not claimed:
-            with self.ctx.db.reading() as conn:
-                counts = delivery_store.ledger_counts(conn, self.delivery_id)
-            if counts.pending == 0:
-                return False
-            # Only retries that are not due yet are left.
-            self.ctx.heartbeat()
-            time.sleep(min(RETRY_POLL_SECONDS, self.first_retry.total_seconds()))
-            return True
-        built, failed = self._build(composer, claimed)
-        with self.ctx.db.transaction() as conn:
-            delivery_store.mark(
-                conn, self.delivery_id, [c for c, _, _ in built], RecipientState.SENDING, clock()
-            )
-            self._record_failures(conn, failed)
-        outcomes: dict[int, Outcome] = {}
-        messages = [(Envelope(composer.return_path(c), (email,)), data) for c, email, data in built]
-        loop.run_until_complete(
-            transport.send_many(
-                messages, lambda index, outcome: outcomes.__setitem__(index, outcome)
-            )
-        )
-        self._record(built, claimed, outcomes)
-        return True
-
-    def _build(
-        self, composer: Composer, claimed: list
-    ) -> tuple[list[tuple[int, str, bytes]], dict[int, str]]:
-        """(contact, email, message bytes) for each claimed row, and the rows that cannot be
-        built (a value that breaks a header, say) with the reason."""
-        now = self.ctx.system.clock()
+        if not rows:
+            return []
         with self.ctx.db.reading() as conn:
             properties = contact_store.properties_of(
-                conn, self.account_id, [row.contact_id for row in claimed], only_mailable=True
+                conn, self.account_id, [row.contact_id for row in rows], only_mailable=True
             )
-        built, failed = [], {}
-        for row in claimed:
-            if row.contact_id not in properties:
-                # Unsubscribed, bounced, banned or erased since the audience was expanded.
-                failed[row.contact_id] = "not sent: the contact may no longer be mailed"
-                continue
-            values = recipient_values(
-                row.email, None, {**properties.get(row.contact_id, {}), **(row.properties or {})}
+        return [
+            _Claimed(
+                row.contact_id,
+                row.email,
+                None
+                if row.contact_id not in properties
+                else {**properties[row.contact_id], **(row.properties or {})},
+                row.attempts,
             )
-            try:
-                data = composer.compose(row.contact_id, row.email, values, now)
-            except (ValueError, Invalid) as error:
-                failed[row.contact_id] = f"not sent: {error}"
-                continue
-            built.append((row.contact_id, row.email, data))
-        return built, failed
+            for row in rows
+        ]
 
-    def _record_failures(self, conn, failed: dict[int, str]) -> None:
-        for contact_id, reason in failed.items():
-            delivery_store.mark(
-                conn,
-                self.delivery_id,
-                [contact_id],
-                RecipientState.FAILED,
-                self.ctx.system.clock(),
-                reply=reason,
-            )
-
-    def _record(self, built: list, claimed: list, outcomes: dict[int, Outcome]) -> None:
-        """Writes every outcome of the wave, with a mailsent event per message sent. Not
-        fenced: what the SMTP server answered is a fact whoever holds the job now."""
-        now = self.ctx.system.clock()
-        attempts = {row.contact_id: row.attempts for row in claimed}
-        sent: list[int] = []
+    def commit_wave(
+        self, answered: _AnsweredWave | None, built: list[_Built], failed: dict[int, str]
+    ) -> set[int]:
+        """One transaction: the outcomes of the lane's last wave, the rows of the next that
+        cannot be built, and the next wave marked in flight. Returns the rows so marked."""
         with self.ctx.db.transaction() as conn:
-            for index, (contact_id, _, _) in enumerate(built):
-                outcome = outcomes.get(index, Outcome(Status.UNKNOWN, text="no outcome reported"))
-                state, values = self._after(outcome, attempts[contact_id] + 1, now)
-                if state is RecipientState.SENT:
-                    sent.append(contact_id)
-                    continue
-                delivery_store.mark(conn, self.delivery_id, [contact_id], state, now, **values)
-                self.recorded += state is not RecipientState.PENDING
-            delivery_store.mark(
-                conn, self.delivery_id, sent, RecipientState.SENT, now, sent_at=now, reply=None
+            if answered is not None:
+                self._record_in(conn, answered)
+            now = self.ctx.system.clock()
+            for contact_id, reason in failed.items():
+                delivery_store.mark(
+                    conn, self.delivery_id, [contact_id], RecipientState.FAILED, now, reply=reason
+                )
+            self._count(len(failed))
+            return delivery_store.mark_in_flight(
+                conn, self.delivery_id, [message.contact_id for message in built], self.tag
             )
-            self.recorded += len(sent)
-            data = {"delivery": self.delivery_id}
-            event_store.append_events(
-                conn,
-                [
-                    event_store.event_row(
-                        self.account_id,
-                        c,
-                        EventType.MAIL_SENT,
-                        now,
-                        data=data,
-                        delivery_id=self.delivery_id,
-                    )
-                    for c in sent
-                ],
+
+    def record(self, answered: _AnsweredWave) -> None:
+        with self.ctx.db.transaction() as conn:
+            self._record_in(conn, answered)
+
+    def _record_in(self, conn, answered: _AnsweredWave) -> None:
+        """Writes every outcome of a wave, with a mailsent event per message sent. Not fenced:
+        what the SMTP server answered is a fact whoever holds the job now."""
+        now = self.ctx.system.clock()
+        sent: list[int] = []
+        for index, message in enumerate(answered.messages):
+            outcome = answered.outcomes.get(
+                index, Outcome(Status.UNKNOWN, text="no outcome reported")
             )
+            state, values = self._after(outcome, message.attempts + 1, now)
+            if state is RecipientState.SENT:
+                sent.append(message.contact_id)
+                continue
+            delivery_store.mark(conn, self.delivery_id, [message.contact_id], state, now, **values)
+            self._count(state is not RecipientState.PENDING)
+        delivery_store.mark_sent(conn, self.delivery_id, sent, now)
+        self._count(len(sent))
+        data = {"delivery": self.delivery_id}
+        event_store.append_events(
+            conn,
+            [
+                event_store.event_row(
+                    self.account_id,
+                    contact_id,
+                    EventType.MAIL_SENT,
+                    now,
+                    data=data,
+                    delivery_id=self.delivery_id,
+                )
+                for contact_id in sent
+            ],
+        )
+
+    def has_retries_left(self) -> bool:
+        """Whether rows are still pending (temporary failures not due yet)."""
+        with self.ctx.db.reading() as conn:
+            counts = delivery_store.ledger_counts(conn, self.delivery_id)
+        if counts.pending == 0:
+            return False
+        self.ctx.heartbeat()
+        return True
 
     def _after(self, outcome: Outcome, attempt: int, now: datetime) -> tuple[RecipientState, dict]:
         reply = f"{outcome.code} {outcome.text}".strip() if outcome.code else outcome.text

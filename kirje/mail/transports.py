@@ -106,6 +106,11 @@ class Transport(Protocol):
 
     async def close(self) -> None: ...
 
+    @property
+    def concurrency(self) -> int:
+        """How many messages it has in flight at most."""
+        ...
+
 
 async def _run_workers(count: int, work: Callable[[], Awaitable[None]]) -> None:
     async with asyncio.TaskGroup() as group:
@@ -289,11 +294,22 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def _wire_form(content: bytes) -> tuple[bytes, int]:
-    """The DATA payload (CRLF lines, dot-stuffed, ending in a lone dot) and its SIZE to declare."""
-    lines = _LINE_ENDINGS.sub(b"\r\n", content)
+    """The DATA payload (CRLF lines, dot-stuffed, ending in a lone dot) and its SIZE to declare.
+
+    What kirje.mail.mime builds already has CRLF line endings and, mostly, no line that starts
+    with a dot: three counts at C speed find that, where the substitutions would copy the
+    message line by line (they took a fifth of the SMTP client's time)."""
+    crlf = content.count(b"\r\n")
+    lines = (
+        content
+        if content.count(b"\n") == crlf and content.count(b"\r") == crlf
+        else _LINE_ENDINGS.sub(b"\r\n", content)
+    )
     if not lines.endswith(b"\r\n"):
         lines += b"\r\n"
-    return _LEADING_DOT.sub(b"..", lines) + b".\r\n", len(lines)
+    if lines.startswith(b".") or b"\n." in lines:
+        return _LEADING_DOT.sub(b"..", lines) + b".\r\n", len(lines)
+    return lines + b".\r\n", len(lines)
 
 
 class _NotHandedOver(Exception):
@@ -384,6 +400,10 @@ class SmtpPool:
         self._idle = []
         self._batch_lock = asyncio.Lock()
         self._loop = loop
+
+    @property
+    def concurrency(self) -> int:
+        return self._settings.concurrency
 
     async def close(self) -> None:
         if self._loop is not asyncio.get_running_loop():
@@ -616,6 +636,10 @@ class MaildirOutbox:
                     on_outcome(index, Outcome(Status.SENT, None, outbox_id))
 
         await _run_workers(min(self._concurrency, len(messages)), work)
+
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency
 
     async def close(self) -> None:
         self._threads.shutdown(wait=True)

@@ -12,6 +12,8 @@ from kirje.services.confirmations import Confirmations
 from kirje.services.consents import Consents
 from kirje.services.contacts import Contacts
 from kirje.services.deliveries import Deliveries
+from kirje.services.delivery_reports import DeliveryReports
+from kirje.services.event_feed import EventFeed
 from kirje.services.event_imports import EventImports
 from kirje.services.event_searches import EventSearches
 from kirje.services.history import History
@@ -101,9 +103,17 @@ class AccountServices:
         return EventSearches(self.scope)
 
     @cached_property
+    def event_feed(self) -> EventFeed:
+        return EventFeed(self.scope)
+
+    @cached_property
     def messages(self) -> Messages:
         return Messages(self.scope)
 
     @cached_property
     def deliveries(self) -> Deliveries:
         return Deliveries(self.scope)
+
+    @cached_property
+    def delivery_reports(self) -> DeliveryReports:
+        return DeliveryReports(self.scope)

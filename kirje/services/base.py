@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kirje.domain.jobs import JobQueue
+from kirje.domain.tracking_links import TrackingLinks
 from kirje.services.automation_triggers import AutomationTriggers
 from kirje.store.database import Database
 
@@ -31,3 +32,5 @@ class AccountScope:
     data_dir: Path = Path("./var")
     # Where stored events are handed to the automations (one per process).
     triggers: AutomationTriggers = field(default_factory=AutomationTriggers)
+    # The signed links put into mail (a confirmation link); None where no mail is asked for.
+    links: TrackingLinks | None = None

@@ -1,4 +1,5 @@
-"""Double opt-in: the tasks a confirmation completes, confirming, and the confirmation mail."""
+"""Double opt-in: the tasks a confirmation completes, confirming (by code, or by following the
+link in the confirmation mail), and the confirmation mail."""
 
 from __future__ import annotations
 
@@ -14,26 +15,31 @@ from kirje.domain.confirmations import (
     membership_task,
     task_kind,
 )
-from kirje.domain.contacts import Contact, new_confirmation_code
+from kirje.domain.contacts import Contact
+from kirje.domain.deliveries import DeliveryKind
 from kirje.domain.errors import Invalid, NotFound
 from kirje.domain.events import EventType
 from kirje.domain.lists import ListKind
 from kirje.domain.sites import Site, check_domain
+from kirje.domain.tracking_links import ConfirmationTarget
 from kirje.services import memberships
 from kirje.services.base import AccountScope
 from kirje.services.properties import resolve_property_values
+from kirje.services.system_mails import SystemMails
 from kirje.store import confirmations as confirmation_store
 from kirje.store import consents as consent_store
 from kirje.store import contacts as contact_store
 from kirje.store import events as event_store
 from kirje.store import lists as list_store
 from kirje.store import properties as property_store
-from kirje.store import queued_mails
 from kirje.store import sites as site_store
 
-CONFIRMATION = "confirmation"
 # The consent source recorded when a confirmation gives a consent.
 CONFIRMATION_SOURCE = "confirmation"
+# The reason recorded when the person confirmed by following the link in their mail.
+LINK_REASON = "confirmation link"
+# What a refused confirmation link is told: nothing about why.
+LINK_NOT_FOUND = "not found"
 
 
 class Confirmations:
@@ -70,21 +76,23 @@ class Confirmations:
     def confirm(self, code: str, *, reason: str | None = None, origin: str | None = None) -> int:
         """Confirms the contact holding this code and runs its pending tasks, all in one
         transaction; confirming again only runs tasks added since."""
-        code, now = code.strip(), self.scope.clock()
+        code = code.strip()
         with self.scope.db.transaction() as conn:
             contact_id = self._contact_with_code(conn, code)
-            if contact_store.confirm_contacts(conn, self._account_id, [contact_id], now):
-                self._event(conn, contact_id, EventType.CONFIRMED, _action(reason, origin))
-            tasks = confirmation_store.claim_pending_tasks(
-                conn, self._account_id, contact_id, code, now
-            )
-            runners: dict[TaskKind, Callable] = {
-                TaskKind.CONSENT: self._give_consent,
-                TaskKind.MEMBERSHIP: self._join_lists,
-                TaskKind.PROPERTIES: self._set_properties,
-            }
-            for task in tasks:
-                runners[task.kind](conn, contact_id, task.task, reason, origin)
+            self._confirm(conn, contact_id, code, reason, origin)
+            return contact_id
+
+    def check_link(self, contact_id: int, token: str) -> None:
+        """Raises NotFound unless the token is the contact's confirmation link for its
+        current code (kirje.domain.tracking_links)."""
+        with self.scope.db.reading() as conn:
+            self._code_of_link(conn, contact_id, token)
+
+    def confirm_by_link(self, contact_id: int, token: str) -> int:
+        """What following the confirmation link does: the same as confirm with the code."""
+        with self.scope.db.transaction() as conn:
+            code = self._code_of_link(conn, contact_id, token)
+            self._confirm(conn, contact_id, code, LINK_REASON, None)
             return contact_id
 
     def queue_confirmation_mail(
@@ -95,36 +103,40 @@ class Confirmations:
         properties: dict | None = None,
         force: bool = False,
     ) -> None:
-        """Queues a confirmation mail for the sending pipeline, making a code when the contact
-        has none. A confirmed contact gets one only when forced."""
-        properties = properties or {}
-        now = self.scope.clock()
+        """Sends a confirmation mail with the contact's confirmation link, through a delivery
+        of its own (see kirje.services.system_mails). A confirmed contact gets one only when
+        forced."""
+        mails = SystemMails(self.scope)
         with self.scope.db.transaction() as conn:
             contact = self._contact(conn, contact_id)
             if not contact.email:
                 raise Invalid(f"recipient {contact_id} has no email address")
             if contact.confirmed_at is not None and not force:
                 raise Invalid(f"recipient {contact_id} is already confirmed")
-            site = self._site(conn, site)
-            if contact_store.confirmation_code_of(conn, self._account_id, contact_id) is None:
-                contact_store.update_contact(
-                    conn,
-                    self._account_id,
-                    contact_id,
-                    now,
-                    confirmation_code=new_confirmation_code(),
-                )
-            queued_mails.queue_mail(
-                conn,
-                account_id=self._account_id,
-                contact_id=contact_id,
-                kind=CONFIRMATION,
-                site_id=site.id if site else None,
-                properties={str(k): v for k, v in properties.items()},
-                now=now,
+            chosen = self._site(conn, site)
+            requested = mails.record(
+                conn, DeliveryKind.CONFIRMATION, contact, chosen, properties or {}
             )
-            data = {"site": site.domain} if site else {}
+            data = {"site": chosen.domain} if chosen else {}
             self._event(conn, contact_id, EventType.CONFIRMATION_QUEUED, data)
+        mails.deliver(requested)
+
+    def _confirm(
+        self, conn: Connection, contact_id: int, code: str, reason: str | None, origin: str | None
+    ) -> None:
+        now = self.scope.clock()
+        if contact_store.confirm_contacts(conn, self._account_id, [contact_id], now):
+            self._event(conn, contact_id, EventType.CONFIRMED, _action(reason, origin))
+        tasks = confirmation_store.claim_pending_tasks(
+            conn, self._account_id, contact_id, code, now
+        )
+        runners: dict[TaskKind, Callable] = {
+            TaskKind.CONSENT: self._give_consent,
+            TaskKind.MEMBERSHIP: self._join_lists,
+            TaskKind.PROPERTIES: self._set_properties,
+        }
+        for task in tasks:
+            runners[task.kind](conn, contact_id, task.task, reason, origin)
 
     # Checks
 
@@ -133,6 +145,24 @@ class Confirmations:
         if contact is None:
             raise NotFound(f"recipient {contact_id} not found")
         return contact
+
+    def _code_of_link(self, conn: Connection, contact_id: int, token: str) -> str:
+        """The contact's current code, when the token signs it; NotFound, saying nothing more,
+        for any other token (another contact's, an old code's, a forged one)."""
+        links = self.scope.links
+        contact = contact_store.find_by_id(conn, self._account_id, contact_id)
+        code = (
+            contact_store.confirmation_code_of(conn, self._account_id, contact_id)
+            if contact is not None
+            else None
+        )
+        if links is None or code is None:
+            raise NotFound(LINK_NOT_FOUND)
+        if links.tokens.read_confirmation(token, code) != (
+            ConfirmationTarget(self._account_id, contact_id)
+        ):
+            raise NotFound(LINK_NOT_FOUND)
+        return code
 
     def _contact_with_code(self, conn: Connection, code: str) -> int:
         found = None

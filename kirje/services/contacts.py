@@ -14,6 +14,7 @@ from kirje.domain.contacts import (
     optional_email,
     optional_sms,
 )
+from kirje.domain.deliveries import DeliveryKind
 from kirje.domain.errors import Conflict, Invalid, NotFound
 from kirje.domain.events import EventType
 from kirje.domain.lists import EVERYONE, MemberPage
@@ -21,6 +22,7 @@ from kirje.services import memberships
 from kirje.services.base import AccountScope
 from kirje.services.privacy import refuse_suppressed
 from kirje.services.properties import resolve_property_values
+from kirje.services.system_mails import SystemMails
 from kirje.store import consents as consent_store
 from kirje.store import contacts as contact_store
 from kirje.store import events as event_store
@@ -37,8 +39,6 @@ class _Keep:
 
 
 KEEP: Final = _Keep()
-
-WELCOME = "welcome"
 
 
 class Contacts:
@@ -455,7 +455,9 @@ class Contacts:
     def queue_welcome_mail(
         self, contact_id: int, site_domain: str, *, force: bool = True, properties: dict | None
     ) -> bool:
-        """Queues the site's welcome mail; returns False when skipped (already welcomed)."""
+        """Sends the site's welcome mail through a delivery of its own (see
+        kirje.services.system_mails); returns False when skipped (already welcomed)."""
+        mails = SystemMails(self.scope)
         with self.scope.db.transaction() as conn:
             contact = contact_store.find_by_id(conn, self._account_id, contact_id)
             if contact is None:
@@ -465,19 +467,14 @@ class Contacts:
             site = site_store.find_site(conn, self._account_id, site_domain.strip().lower())
             if site is None:
                 raise NotFound(f"site {site_domain!r} not found")
-            if not force and queued_mails.has_mail(conn, self._account_id, contact_id, WELCOME):
+            if not force and queued_mails.has_mail(
+                conn, self._account_id, contact_id, DeliveryKind.WELCOME
+            ):
                 return False
-            queued_mails.queue_mail(
-                conn,
-                account_id=self._account_id,
-                contact_id=contact_id,
-                kind=WELCOME,
-                site_id=site.id,
-                properties={str(k): v for k, v in (properties or {}).items()},
-                now=self.scope.clock(),
-            )
+            requested = mails.record(conn, DeliveryKind.WELCOME, contact, site, properties or {})
             self._event(conn, contact_id, EventType.WELCOME_QUEUED, data={"site": site.domain})
-            return True
+        mails.deliver(requested)
+        return True
 
     # Shared steps, inside the caller's transaction
 

@@ -17,6 +17,7 @@ from kirje.domain.history import (
     MAX_PAGE,
     MAX_STATS_CONTACTS,
     ConsentUpdates,
+    Subscription,
     Unsubscription,
 )
 from kirje.domain.jobs import Job, JobKind
@@ -118,6 +119,11 @@ class History:
     def unsubscriptions(self, since: datetime | None = None) -> list[Unsubscription]:
         with self.scope.db.reading() as conn:
             return history_store.list_unsubscriptions(conn, self._account_id, since)
+
+    def subscriptions(self, since: datetime | None = None) -> list[Subscription]:
+        """Lists joined by the contacts themselves (not by an admin), since a moment."""
+        with self.scope.db.reading() as conn:
+            return history_store.list_subscriptions(conn, self._account_id, since)
 
     def mail_stats(
         self, contact_ids: Sequence[int], stats: Sequence[str] | None = None

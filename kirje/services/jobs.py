@@ -41,7 +41,7 @@ class Jobs:
         """Records a queued job and wakes a worker for it; returns the row (its id: the handle)."""
         job_id = self._insert(kind, subject_id, payload=payload)
         # Only after the commit: a worker woken earlier could find no row to claim.
-        self._wake(job_id)
+        self.wake(job_id)
         return self.get(job_id)
 
     def _insert(self, kind: str, subject_id: int | None, **values: Any) -> int:
@@ -56,7 +56,9 @@ class Jobs:
                 **values,
             )
 
-    def _wake(self, job_id: int) -> None:
+    def wake(self, job_id: int) -> None:
+        """Tells a worker about a queued job whose row is committed. A lost wake-up is made
+        good by a worker's sweep, which enqueues queued jobs left without a message."""
         if self.scope.job_queue is None:
             log.warning("no job queue: job %s waits for a worker's sweep", job_id)
             return

@@ -32,11 +32,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from kirje.domain.deliveries import Delivery
+from kirje.domain.deliveries import TRANSACTIONAL, Delivery
 from kirje.domain.errors import NotFound
+from kirje.domain.event_imports import ArrivedEvent
 from kirje.domain.events import EventType
 from kirje.domain.tracking_links import LinkTarget, TrackingTokens
 from kirje.services import memberships
+from kirje.services.automation_triggers import AutomationTriggers
 from kirje.services.base import Clock
 from kirje.store import contacts as contact_store
 from kirje.store import deliveries as delivery_store
@@ -68,11 +70,18 @@ class Unsubscription:
 
 
 class MailTracking:
-    def __init__(self, db: Database, clock: Clock, tokens: TrackingTokens) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        tokens: TrackingTokens,
+        triggers: AutomationTriggers | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.tokens = tokens
-        self.hits = HitLog(db)
+        self.triggers = triggers or AutomationTriggers()
+        self.hits = HitLog(db, self.triggers)
 
     def record_open(self, token: str, *, user_agent: str | None = None) -> Future[None]:
         """Appends a mailopen event; the future completes when it is committed. NotFound for
@@ -107,23 +116,22 @@ class MailTracking:
         """The contact leaves every list of the delivery, by their own action."""
         target = _verified(self.tokens.read_unsubscribe(token))
         account_id, contact_id, now = target.account_id, target.contact_id, self.clock()
+        committed: tuple[list[int], list[dict]] | None = None
         with self.db.transaction() as conn:
             delivery = _delivery(conn, target)
             contact = contact_store.find_by_id(conn, account_id, contact_id, include_deleted=True)
             if contact is None or contact.forgotten_at is not None:
                 return Unsubscription(())
-            left: list[int] = []
-            if delivery.list_ids:
-                moved = memberships.leave(
-                    conn,
-                    account_id,
-                    [contact_id],
-                    list(delivery.list_ids),
-                    now=now,
-                    by_contact=True,
-                    origin=f"delivery:{delivery.id}",
-                )
-                left = sorted(list_id for list_id, _ in moved)
+            moved = memberships.leave(
+                conn,
+                account_id,
+                [contact_id],
+                _lists_to_leave(delivery),
+                now=now,
+                by_contact=True,
+                origin=f"delivery:{delivery.id}",
+            )
+            left = sorted(list_id for list_id, _ in moved)
             if not _has_unsubscribed(conn, target):
                 data = {"delivery": delivery.id, "lists": left}
                 row = event_store.event_row(
@@ -134,7 +142,10 @@ class MailTracking:
                     data=data,
                     delivery_id=delivery.id,
                 )
-                event_store.append_events(conn, [row])
+                ids = event_store.append_returning_ids(conn, [row])
+                committed = (ids, [row])
+        if committed:
+            hand_to_automations(self.triggers, *committed)
         return Unsubscription(tuple(left))
 
     def _event(self, target: LinkTarget, kind: EventType, data: dict) -> dict:
@@ -154,8 +165,9 @@ class HitLog:
     all with its error). The futures suit both a thread (`.result()`) and an event loop
     (`asyncio.wrap_future`), which then waits without holding a thread."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, triggers: AutomationTriggers) -> None:
         self.db = db
+        self.triggers = triggers
         self._wake = threading.Condition()
         self._waiting: list[tuple[dict, Future[None]]] = []
         self._writer: threading.Thread | None = None
@@ -186,15 +198,29 @@ class HitLog:
     def _write(self, batch: list[tuple[dict, Future[None]]]) -> None:
         # A caller that went away (its future cancelled) is not told; its hit is kept.
         told = [written for _, written in batch if written.set_running_or_notify_cancel()]
+        rows = [row for row, _ in batch]
         try:
             with self.db.transaction() as conn:
-                event_store.append_events(conn, [row for row, _ in batch])
+                ids = event_store.append_returning_ids(conn, rows)
         except Exception as error:
             for written in told:
                 written.set_exception(error)
             return
         for written in told:
             written.set_result(None)
+        hand_to_automations(self.triggers, ids, rows)
+
+
+def hand_to_automations(triggers: AutomationTriggers, ids: list[int], rows: list[dict]) -> None:
+    """Stored mail events, after their commit (as every entry point that stores events does)."""
+    if not triggers.are_listened_to:
+        return
+    by_account: dict[int, list[ArrivedEvent]] = {}
+    for id_, row in zip(ids, rows, strict=True):
+        arrived = ArrivedEvent(id_, row["contact_id"], None, row["type"], row["data"], row["at"])
+        by_account.setdefault(row["account_id"], []).append(arrived)
+    for account_id, arrived_events in by_account.items():
+        triggers.events_arrived(account_id, arrived_events)
 
 
 def _verified(target: LinkTarget | None) -> LinkTarget:
@@ -217,6 +243,14 @@ def _has_unsubscribed(conn: Connection, target: LinkTarget) -> bool:
         event.type == EventType.UNSUBSCRIBED and event.data.get("delivery") == target.delivery_id
         for event in event_store.contact_events(conn, target.account_id, target.contact_id)
     )
+
+
+def _lists_to_leave(delivery: Delivery) -> list[int] | None:
+    """The delivery's lists. A newsletter to given recipients only names none: its reader
+    leaves every list (None). Transactional mail is no subscription: nothing to leave."""
+    if delivery.list_ids or delivery.kind in TRANSACTIONAL:
+        return list(delivery.list_ids)
+    return None
 
 
 def _with_agent(data: dict, user_agent: str | None) -> dict:

@@ -1,4 +1,4 @@
-"""Joining and leaving static lists: the one place their rules live.
+"""Joining and leaving lists: the one place their rules live.
 
 Functions here run inside the caller's transaction, because joins happen as part of
 larger use cases (create-and-join, imports).
@@ -108,17 +108,25 @@ def leave(
     None); returns the (list_id, contact_id) pairs that ended."""
     if list_ids is None:
         list_ids = list_store.active_list_ids(conn, account_id, contact_ids)
+    status = UNSUBSCRIBED if by_contact else REMOVED
     moved = list_store.set_membership_status(
         conn,
         account_id=account_id,
         list_ids=list_ids,
         contact_id_list=contact_ids,
         from_statuses=[ACTIVE],
-        status=UNSUBSCRIBED if by_contact else REMOVED,
+        status=status,
         left_at=now,
         reason=reason,
         origin=origin,
     )
+    for list_id in _dynamic(conn, account_id, list_ids):
+        # A dynamic list's members follow its rule; one who leaves it stays out as an
+        # exclusion row, which the rule's audience leaves out (kirje.store.lists.member_ids).
+        excluded = list_store.exclude_from_list(
+            conn, account_id, list_id, contact_ids, status, now, reason=reason, origin=origin
+        )
+        moved.extend((list_id, contact_id) for contact_id in excluded)
     event_store.append_events(
         conn,
         [
@@ -134,6 +142,15 @@ def leave(
         ],
     )
     return moved
+
+
+def _dynamic(conn: Connection, account_id: int, list_ids: list[int]) -> list[int]:
+    found = (
+        list_store.find_list(conn, account_id, list_id, with_counts=False) for list_id in list_ids
+    )
+    return [
+        found_list.id for found_list in found if found_list and found_list.kind is ListKind.DYNAMIC
+    ]
 
 
 def _action_data(is_admin: bool, reason: str | None, origin: str | None) -> dict:

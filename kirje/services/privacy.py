@@ -105,6 +105,7 @@ class Privacy:
                 conn, account_id, contact.id
             ),
             identifiers_dropped=privacy_store.drop_identifiers(conn, account_id, contact.id),
+            ledger_rows_erased=privacy_store.erase_ledger_rows(conn, account_id, contact.id),
             channels_suppressed=tuple(
                 channel.value
                 for channel in privacy_store.suppress(

@@ -72,6 +72,7 @@ class System:
                 self.job_queue,
                 self.settings.data_dir,
                 self.triggers,
+                self.tracking_links,
             )
         )
 

@@ -10,6 +10,8 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
+    delete,
+    distinct,
     exists,
     func,
     insert,
@@ -22,10 +24,26 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 
-from kirje.domain.deliveries import Delivery, DeliveryKind, DeliveryState, LedgerCounts
+from kirje.domain.deliveries import (
+    Delivery,
+    DeliveryKind,
+    DeliveryLink,
+    DeliveryState,
+    LedgerCounts,
+    TrackedMailEvent,
+)
 from kirje.domain.deliveries import RecipientState as State
+from kirje.domain.events import EventType
 from kirje.store.contacts import is_mailable
-from kirje.store.schema import contacts, deliveries, delivery_links, delivery_recipients
+from kirje.store.matching import one_of
+from kirje.store.schema import (
+    contacts,
+    deliveries,
+    delivery_links,
+    delivery_recipients,
+    events,
+    messages,
+)
 from kirje.store.types import Id
 
 ledger = delivery_recipients
@@ -62,6 +80,21 @@ def set_state(
     conn.execute(
         update(deliveries)
         .where(deliveries.c.account_id == account_id, deliveries.c.id == delivery_id)
+        .values(state=state, updated_at=now, **more)
+    )
+
+
+def set_state_unless_cancelled(
+    conn: Connection, account_id: int, delivery_id: int, state: DeliveryState, now: datetime, **more
+) -> None:
+    """As set_state, in one statement with the check: a cancel committed meanwhile stands."""
+    conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.account_id == account_id,
+            deliveries.c.id == delivery_id,
+            deliveries.c.state != DeliveryState.CANCELLED,
+        )
         .values(state=state, updated_at=now, **more)
     )
 
@@ -194,6 +227,41 @@ def mark(
         )
 
 
+def mark_in_flight(
+    conn: Connection, delivery_id: int, contact_ids: Sequence[int], worker: str
+) -> set[int]:
+    """Marks the worker's claimed rows as handed to the transport, and returns which: a row
+    cancelled (or released) since it was claimed is not, and must not be sent."""
+    if not contact_ids:
+        return set()
+    rows = conn.execute(
+        update(ledger)
+        .where(
+            ledger.c.delivery_id == delivery_id,
+            one_of(conn, ledger.c.contact_id, contact_ids),
+            ledger.c.state == State.CLAIMED,
+            ledger.c.claimed_by == worker,
+        )
+        .values(state=State.SENDING)
+        .returning(ledger.c.contact_id)
+    )
+    return set(rows.scalars())
+
+
+def mark_sent(
+    conn: Connection, delivery_id: int, contact_ids: Sequence[int], now: datetime
+) -> None:
+    if contact_ids:
+        conn.execute(
+            update(ledger)
+            .where(
+                ledger.c.delivery_id == delivery_id,
+                one_of(conn, ledger.c.contact_id, contact_ids),
+            )
+            .values(state=State.SENT, sent_at=now, reply=None)
+        )
+
+
 def ledger_counts(conn: Connection, delivery_id: int) -> LedgerCounts:
     rows = conn.execute(
         select(ledger.c.state, func.count())
@@ -231,3 +299,303 @@ def release_abandoned(
         .values(state=State.PENDING if resend_unknown else State.UNKNOWN, claimed_by=None)
     ).rowcount
     return released, doubtful
+
+
+# Scheduling, cancelling and the listings of deliveries.
+
+_CANCELLABLE = [DeliveryState.SCHEDULED, DeliveryState.QUEUED, DeliveryState.SENDING]
+
+
+def due_deliveries(conn: Connection, now: datetime, limit: int) -> list[tuple[int, int]]:
+    """(account, delivery) of scheduled deliveries whose time has come, the longest due first:
+    worker-side, across accounts (each is then started in its own account's scope)."""
+    rows = conn.execute(
+        select(deliveries.c.account_id, deliveries.c.id)
+        .where(deliveries.c.state == DeliveryState.SCHEDULED, deliveries.c.scheduled_at <= now)
+        .order_by(deliveries.c.scheduled_at, deliveries.c.id)
+        .limit(limit)
+    )
+    return [(row.account_id, row.id) for row in rows]
+
+
+def take_due(conn: Connection, account_id: int, delivery_id: int, now: datetime) -> Delivery | None:
+    """Moves a due scheduled delivery to queued in one conditional UPDATE; None when it is not
+    (any more) scheduled and due: another sweep took it, or it was cancelled. On PostgreSQL a
+    delivery another sweep is starting right now is skipped, not waited for."""
+    due = select(deliveries.c.id).where(
+        deliveries.c.account_id == account_id,
+        deliveries.c.id == delivery_id,
+        deliveries.c.state == DeliveryState.SCHEDULED,
+        deliveries.c.scheduled_at <= now,
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    if conn.execute(due).first() is None:
+        return None
+    row = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.state == DeliveryState.SCHEDULED)
+        .values(state=DeliveryState.QUEUED, updated_at=now)
+        .returning(*deliveries.c)
+    ).first()
+    return None if row is None else _delivery(row)
+
+
+def cancel_deliveries(
+    conn: Connection, account_id: int, delivery_ids: Sequence[int], now: datetime
+) -> list[Delivery]:
+    """Cancels those of the deliveries that are not finished, in one conditional UPDATE;
+    returns them as they were before."""
+    if not delivery_ids:
+        return []
+    chosen = and_(
+        deliveries.c.account_id == account_id,
+        deliveries.c.id.in_(list(delivery_ids)),
+        deliveries.c.state.in_(_CANCELLABLE),
+    )
+    before = [
+        _delivery(row)
+        for row in conn.execute(select(deliveries).where(chosen).order_by(deliveries.c.id))
+    ]
+    if not before:
+        return []
+    cancelled = set(
+        conn.execute(
+            update(deliveries)
+            .where(chosen, deliveries.c.id.in_([d.id for d in before]))
+            .values(state=DeliveryState.CANCELLED, finished_at=now, updated_at=now)
+            .returning(deliveries.c.id)
+        ).scalars()
+    )
+    return [d for d in before if d.id in cancelled]
+
+
+def cancel_unsent(conn: Connection, delivery_ids: Sequence[int]) -> int:
+    """Ledger rows not handed to the transport become cancelled: pending ones, so a send job
+    claims none of them, and claimed ones (the job hands over only rows still claimed by it,
+    mark_in_flight). Rows in flight and outcomes recorded stay as they are. Returns how many."""
+    if not delivery_ids:
+        return 0
+    return conn.execute(
+        update(ledger)
+        .where(
+            ledger.c.delivery_id.in_(list(delivery_ids)),
+            ledger.c.state.in_([State.PENDING, State.CLAIMED]),
+        )
+        .values(state=State.CANCELLED, claimed_by=None, next_attempt_at=None)
+        .execution_options(preserve_rowcount=True)
+    ).rowcount
+
+
+def change_delivery(
+    conn: Connection, account_id: int, delivery_id: int, now: datetime, **values
+) -> bool:
+    return (
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.account_id == account_id, deliveries.c.id == delivery_id)
+            .values(updated_at=now, **values)
+            .execution_options(preserve_rowcount=True)
+        ).rowcount
+        == 1
+    )
+
+
+def delete_delivery(conn: Connection, account_id: int, delivery_id: int) -> None:
+    """The delivery, its ledger and its links; its events stay (what happened, happened)."""
+    conn.execute(
+        delete(delivery_links).where(
+            delivery_links.c.account_id == account_id, delivery_links.c.delivery_id == delivery_id
+        )
+    )
+    conn.execute(
+        delete(ledger).where(ledger.c.account_id == account_id, ledger.c.delivery_id == delivery_id)
+    )
+    conn.execute(
+        delete(deliveries).where(
+            deliveries.c.account_id == account_id, deliveries.c.id == delivery_id
+        )
+    )
+
+
+def list_deliveries(
+    conn: Connection,
+    account_id: int,
+    *,
+    delivery_id: int | None = None,
+    state: DeliveryState | None = None,
+    related_to: int | None = None,
+    only_related: bool = False,
+) -> list[tuple[Delivery, str, str]]:
+    """(delivery, message name, message subject) of the account's deliveries that match,
+    in id order (scheduled ones: by their time)."""
+    conditions = [deliveries.c.account_id == account_id]
+    if delivery_id is not None:
+        conditions.append(deliveries.c.id == delivery_id)
+    if state is not None:
+        conditions.append(deliveries.c.state == state)
+    if related_to is not None:
+        conditions.append(deliveries.c.related_to == related_to)
+    if only_related:
+        conditions.append(deliveries.c.related_to.is_not(None))
+    order = (
+        [deliveries.c.scheduled_at, deliveries.c.id]
+        if state is DeliveryState.SCHEDULED
+        else [deliveries.c.id]
+    )
+    found = [
+        _delivery(row)
+        for row in conn.execute(select(deliveries).where(*conditions).order_by(*order))
+    ]
+    message_ids = sorted({d.message_id for d in found})
+    titles = {
+        row.id: (row.name or "", row.subject or "")
+        for row in conn.execute(
+            select(messages.c.id, messages.c.name, messages.c.subject).where(
+                messages.c.account_id == account_id, messages.c.id.in_(message_ids)
+            )
+        )
+    }
+    return [(d, *titles.get(d.message_id, ("", ""))) for d in found]
+
+
+def ledger_counts_of(
+    conn: Connection, account_id: int, delivery_ids: Sequence[int]
+) -> dict[int, LedgerCounts]:
+    """Each delivery's counts per ledger state, grouped in the database (ids in chunks)."""
+    tallies: dict[int, dict[str, int]] = {}
+    ids = list(delivery_ids)
+    for start in range(0, len(ids), 1000):
+        rows = conn.execute(
+            select(ledger.c.delivery_id, ledger.c.state, func.count().label("n"))
+            .where(
+                ledger.c.account_id == account_id,
+                ledger.c.delivery_id.in_(ids[start : start + 1000]),
+            )
+            .group_by(ledger.c.delivery_id, ledger.c.state)
+        )
+        for row in rows:
+            tallies.setdefault(row.delivery_id, {})[row.state] = row.n
+    return {delivery_id: LedgerCounts(**tallies.get(delivery_id, {})) for delivery_id in ids}
+
+
+def _of_message(account_id: int, message_id: int):
+    return select(deliveries.c.id).where(
+        deliveries.c.account_id == account_id, deliveries.c.message_id == message_id
+    )
+
+
+def _clicked_position():
+    return events.c.data["link"].as_integer()
+
+
+def links_with_clicks(
+    conn: Connection,
+    account_id: int,
+    *,
+    delivery_id: int | None = None,
+    message_id: int | None = None,
+) -> list[DeliveryLink]:
+    """The tracked links of one delivery, of every delivery of one message, or of the whole
+    account, each with its clicks (maillink events naming its position) counted in SQL."""
+    link_filter = [delivery_links.c.account_id == account_id]
+    click_filter = [
+        events.c.account_id == account_id,
+        events.c.type == EventType.MAIL_LINK.value,
+        events.c.delivery_id.is_not(None),
+    ]
+    if delivery_id is not None:
+        link_filter.append(delivery_links.c.delivery_id == delivery_id)
+        click_filter.append(events.c.delivery_id == delivery_id)
+    if message_id is not None:
+        link_filter.append(delivery_links.c.message_id == message_id)
+        click_filter.append(events.c.delivery_id.in_(_of_message(account_id, message_id)))
+    clicks = (
+        select(
+            events.c.delivery_id,
+            _clicked_position().label("link_position"),
+            func.count().label("clicks"),
+            func.count(distinct(events.c.contact_id)).label("clickers"),
+        )
+        .where(*click_filter)
+        # By the label: an expression with a bound key would not match itself on PostgreSQL.
+        .group_by(events.c.delivery_id, "link_position")
+        .subquery("clicks")
+    )
+    rows = conn.execute(
+        select(delivery_links, clicks.c.clicks, clicks.c.clickers)
+        .select_from(
+            delivery_links.outerjoin(
+                clicks,
+                and_(
+                    clicks.c.delivery_id == delivery_links.c.delivery_id,
+                    clicks.c.link_position == delivery_links.c.position,
+                ),
+            )
+        )
+        .where(*link_filter)
+        .order_by(delivery_links.c.id)
+    )
+    return [
+        DeliveryLink(
+            id=row.id,
+            delivery_id=row.delivery_id,
+            message_id=row.message_id,
+            position=row.position,
+            url=row.url,
+            clicks=row.clicks or 0,
+            clickers=row.clickers or 0,
+        )
+        for row in rows
+    ]
+
+
+def tracked_mail_events(
+    conn: Connection,
+    account_id: int,
+    message_id: int,
+    kind: EventType,
+    since: datetime | None,
+) -> list[TrackedMailEvent]:
+    """Opens or clicks of every delivery of a message (since a moment), oldest first, with
+    the contact's address and, for a click, the id of the link followed."""
+    conditions = [
+        events.c.account_id == account_id,
+        events.c.type == kind.value,
+        events.c.delivery_id.in_(_of_message(account_id, message_id)),
+    ]
+    if since is not None:
+        conditions.append(events.c.at >= since)
+    joined = events.outerjoin(
+        contacts, and_(contacts.c.id == events.c.contact_id, contacts.c.account_id == account_id)
+    ).outerjoin(
+        delivery_links,
+        and_(
+            delivery_links.c.delivery_id == events.c.delivery_id,
+            delivery_links.c.position == _clicked_position(),
+        ),
+    )
+    rows = conn.execute(
+        select(
+            events.c.delivery_id,
+            events.c.contact_id,
+            events.c.at,
+            events.c.data,
+            contacts.c.email,
+            delivery_links.c.id.label("link_id"),
+        )
+        .select_from(joined)
+        .where(*conditions)
+        .order_by(events.c.at, events.c.id)
+    )
+    return [
+        TrackedMailEvent(
+            delivery_id=row.delivery_id,
+            contact_id=row.contact_id,
+            email=row.email,
+            at=row.at,
+            user_agent=(row.data or {}).get("user_agent"),
+            link_id=row.link_id if kind is EventType.MAIL_LINK else None,
+        )
+        for row in rows
+    ]

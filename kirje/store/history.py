@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, false, func, select
+from sqlalchemy.engine import Row
 
 from kirje.domain.events import Event, EventType
-from kirje.domain.history import ConsentUpdate, ConsentUpdates, Unsubscription
+from kirje.domain.history import ConsentUpdate, ConsentUpdates, Subscription, Unsubscription
 from kirje.store.events import event_from_row
 from kirje.store.schema import contacts, events
 
@@ -92,14 +93,47 @@ def list_unsubscriptions(
     conn: Connection, account_id: int, since: datetime | None
 ) -> list[Unsubscription]:
     """Contacts leaving lists on their own (not removals by an admin, deletions or bans)."""
+    return [
+        Unsubscription(
+            contact_id=row.contact_id,
+            email=row.email,
+            list_id=row.list_id,
+            at=row.at,
+            reason=(row.data or {}).get("reason"),
+        )
+        for row in _own_list_events(conn, account_id, EventType.LIST_QUIT, since)
+    ]
+
+
+def list_subscriptions(
+    conn: Connection, account_id: int, since: datetime | None
+) -> list[Subscription]:
+    """Contacts joining lists on their own (not added by an admin), oldest first."""
+    return [
+        Subscription(
+            contact_id=row.contact_id,
+            email=row.email,
+            list_id=row.list_id,
+            at=row.at,
+            origin=(row.data or {}).get("origin"),
+        )
+        for row in _own_list_events(conn, account_id, EventType.LIST_JOIN, since)
+    ]
+
+
+def _own_list_events(
+    conn: Connection, account_id: int, kind: EventType, since: datetime | None
+) -> list[Row]:
+    """The account's list joins or quits that the contacts made themselves, with each
+    contact's address, oldest first."""
     condition = and_(
         events.c.account_id == account_id,
-        events.c.type == EventType.LIST_QUIT.value,
+        events.c.type == kind.value,
         events.c.data["admin"].as_boolean() == false(),
     )
     if since is not None:
         condition = and_(condition, events.c.at >= since)
-    rows = conn.execute(
+    return conn.execute(
         select(events, contacts.c.email)
         .select_from(
             events.outerjoin(
@@ -109,17 +143,7 @@ def list_unsubscriptions(
         )
         .where(condition)
         .order_by(events.c.at, events.c.id)
-    )
-    return [
-        Unsubscription(
-            contact_id=row.contact_id,
-            email=row.email,
-            list_id=row.list_id,
-            at=row.at,
-            reason=(row.data or {}).get("reason"),
-        )
-        for row in rows
-    ]
+    ).all()
 
 
 def event_counts(

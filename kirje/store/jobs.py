@@ -209,3 +209,33 @@ def refresh_waiting_jobs(
             update(jobs).where(condition).values(updated_at=now).returning(jobs.c.id)
         ).scalars()
     )
+
+
+def close_queued_job(conn: Connection, account_id: int, job_id: int, now: datetime) -> bool:
+    """Finishes a delivery's send job that no worker has claimed yet, so none ever runs it
+    (a worker claims only queued jobs). False when a worker holds it already."""
+    return (
+        conn.execute(
+            update(jobs)
+            .where(
+                jobs.c.account_id == account_id,
+                jobs.c.id == job_id,
+                jobs.c.state == JobState.QUEUED,
+            )
+            .values(
+                state=JobState.DONE,
+                result={"cancelled": True},
+                finished_at=now,
+                updated_at=now,
+            )
+            .execution_options(preserve_rowcount=True)
+        ).rowcount
+        == 1
+    )
+
+
+def job_state(conn: Connection, account_id: int, job_id: int) -> JobState | None:
+    state = conn.execute(
+        select(jobs.c.state).where(jobs.c.account_id == account_id, jobs.c.id == job_id)
+    ).scalar()
+    return None if state is None else JobState(state)

@@ -94,10 +94,16 @@ def member_ids(account_id: int, mailing_list: MailingList | None) -> Select:
             contacts.c.account_id == account_id, contacts.c.deleted_at.is_(None)
         )
     if mailing_list.kind is ListKind.DYNAMIC and mailing_list.condition:
+        excluded = exists().where(
+            list_members.c.list_id == mailing_list.id,
+            list_members.c.contact_id == contacts.c.id,
+            list_members.c.status != ACTIVE,
+        )
         return select(contacts.c.id).where(
             contacts.c.account_id == account_id,
             contacts.c.deleted_at.is_(None),
             condition_clause(parse_condition(mailing_list.condition)),
+            ~excluded,
         )
     if mailing_list.kind is not ListKind.STATIC:
         return select(contacts.c.id).where(false())
@@ -196,6 +202,32 @@ def insert_memberships(
                 for cid in contact_ids
             ],
         )
+
+
+def exclude_from_list(
+    conn: Connection,
+    account_id: int,
+    list_id: int,
+    contact_ids: list[int],
+    status: str,
+    now: datetime,
+    **values,
+) -> list[int]:
+    """Writes an exclusion row (a membership that is not active) for each contact that has
+    none on the list yet; returns those contacts."""
+    statuses = membership_statuses(conn, account_id, list_id, contact_ids)
+    new = [cid for cid in dict.fromkeys(contact_ids) if cid not in statuses]
+    insert_memberships(
+        conn,
+        account_id=account_id,
+        list_id=list_id,
+        contact_ids=new,
+        status=status,
+        joined_at=now,
+        left_at=now,
+        **values,
+    )
+    return new
 
 
 def set_membership_status(

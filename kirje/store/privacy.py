@@ -15,6 +15,7 @@ from kirje.store.schema import (
     confirmation_tasks,
     contact_identities,
     contacts,
+    delivery_recipients,
     events,
     list_members,
     mailing_lists,
@@ -179,6 +180,18 @@ def drop_identifiers(conn: Connection, account_id: int, contact_id: int) -> int:
             contact_identities.c.account_id == account_id,
             contact_identities.c.contact_id == contact_id,
         )
+    ).rowcount
+
+
+def erase_ledger_rows(conn: Connection, account_id: int, contact_id: int) -> int:
+    """Blanks the address and the given values the contact's delivery ledger rows keep."""
+    return conn.execute(
+        update(delivery_recipients)
+        .where(
+            delivery_recipients.c.account_id == account_id,
+            delivery_recipients.c.contact_id == contact_id,
+        )
+        .values(email="", properties=None)
     ).rowcount
 
 

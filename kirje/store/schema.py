@@ -258,7 +258,8 @@ events = Table(
     Index(None, "delivery_id", "type"),
 )
 
-# System mails (welcome, confirmation) waiting for the sending pipeline.
+# System mails (welcome, confirmation) asked for: the record of each request, linked to the
+# delivery that sends it (kirje.services.system_mails).
 queued_mails = Table(
     "queued_mails",
     metadata,
@@ -268,8 +269,11 @@ queued_mails = Table(
     Column("kind", String(32), nullable=False),
     Column("site_id", Id, ForeignKey("sites.id")),
     Column("properties", JsonDocument, nullable=False),
+    # queued (handed to the sending pipeline), failed (no delivery could be made)
     Column("state", String(16), nullable=False),
     _created_at(),
+    # The delivery sending it; None until it is made, and for requests from before 0008.
+    Column("delivery_id", Id),
     Index(None, "contact_id", "kind"),
     Index(None, "state"),
 )
@@ -496,7 +500,8 @@ delivery_recipients = Table(
     Column("sent_at", UtcDateTime),
     # The SMTP server's last reply for a failure or a retry.
     Column("reply", Text),
-    Index(None, "delivery_id", "state"),
+    # Claims take pending rows in contact order, read off this index (no sort).
+    Index(None, "delivery_id", "state", "contact_id"),
     Index(None, "contact_id"),
 )
 

@@ -17,8 +17,14 @@ from kirje.store.event_partitions import PARTITION_PREFIX
 
 # Rows a table may change by, over half its size, before its statistics are refreshed.
 STALE_ROWS = 10_000
-# Written by every import, event import and tracked page view.
-HIGH_VOLUME_TABLES = ("contacts", "contact_identities", "list_members", "member_consents")
+# Written by every import, event import, tracked page view and delivery.
+HIGH_VOLUME_TABLES = (
+    "contacts",
+    "contact_identities",
+    "list_members",
+    "member_consents",
+    "delivery_recipients",
+)
 
 _pg_stats = table(
     "pg_stat_user_tables", column("relname"), column("n_live_tup"), column("n_mod_since_analyze")

@@ -16,6 +16,7 @@ from kirje.services.system import System
 from kirje.settings import Settings
 from kirje.store.schema import (
     contacts,
+    delivery_recipients,
     events,
     list_members,
     member_consents,
@@ -128,8 +129,12 @@ def test_forgetting_leaves_only_an_anonymous_tombstone(
         "queued_mails_dropped": 1,
         "confirmation_tasks_dropped": 0,
         "identifiers_dropped": 0,
+        "ledger_rows_erased": 1,
         "channels_suppressed": ["email", "sms"],
     }
+    # The welcome mail's ledger row stays for the reports, without the address or values.
+    (mailed,) = _rows(services, delivery_recipients, contact_id=cid)
+    assert (mailed.email, mailed.properties) == ("", None)
     assert {(s.channel, s.address_hash, s.reason) for s in _rows(services, suppressions)} == {
         ("email", _hash(services.account_id, "email", EMAIL), "forgotten"),
         ("sms", _hash(services.account_id, "sms", SMS), "forgotten"),

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -221,10 +222,37 @@ OVERRIDES: dict[str, dict[str, Substitute]] = {
     "deleteMailingListExternalId": {"type": lambda w: WORLD_EXTERNAL_ID_TYPE},
 }
 
+# A delivery made by PREPARE for the methods whose sample names one (the world has none).
+_PREPARED: dict[str, int] = {}
+
+
+def prepare_delivery(client: LianaClient, world: World) -> None:
+    """A draft through the native API, and a batch-send of it to the world's list scheduled
+    far ahead (so nobody is mailed)."""
+    draft = httpx.post(
+        f"{client.base_url}/api/kirje/v1/drafts",
+        json={"subject": "World", "html": "<p>World</p>", "from_email": "world@example.com"},
+        auth=(str(client.credentials.user_id), client.credentials.secret),
+    )
+    assert draft.status_code == 201, draft.text
+    answer = client.call_v2(
+        "deliveries/batch-send",
+        {
+            "letter": {"type": "draft", "id": draft.json()["id"]},
+            "lists": [world.list_id],
+            "scheduled": "2099-01-01 12:00:00",
+        },
+    )
+    assert answer["succeed"] is True, answer
+    _PREPARED["delivery"] = answer["result"]["deliveries"][0]
+
+
 # Per method: the whole request, where the seed's sample cannot be sent as written.
 REQUESTS: dict[str, Callable[[World], Any]] = {
     # The seed's sample is `[]`, although id and options are required (api doc, audit).
     "getRecipientDataInFile": lambda w: [w.contact_id, {}],
+    # The sample's delivery 1100: the one PREPARE made.
+    "getSyndications": lambda w: [_PREPARED["delivery"]],
 }
 
 # Per method: a property that must exist before the call, named by this parameter's sample
@@ -240,6 +268,8 @@ PREPARE: dict[str, Callable[[LianaClient, World], None]] = {
     "getDeletedRecipient": lambda c, w: c.result("deleteRecipient", [w.contact_id]),
     # Reads the log of the list's latest import: queue one first.
     "getImportLog": lambda c, w: c.result("importCSVToMailingList", [w.list_id, None, SAMPLE_CSV]),
+    # Reads a delivery's feeds: make a delivery.
+    "getSyndications": prepare_delivery,
 }
 
 # Per method: the result's JSON type where the seed's response sample does not show it.

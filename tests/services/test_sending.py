@@ -196,3 +196,37 @@ def test_a_contact_banned_after_the_audience_was_expanded_is_not_mailed(
         ("stays@example.com",)
     ]
     system.close()
+
+
+def test_a_large_delivery_is_built_in_processes_signed_and_each_mailed_once(
+    settings, account, sink, monkeypatch
+) -> None:
+    # Build processes are for deliveries of thousands; the threshold is lowered so that a
+    # few dozen take the same path.
+    monkeypatch.setattr("kirje.mail.sending.PROCESSES_FROM", 0)
+    system = sending_system(settings, sink)
+    services = system.for_account(account.account_id)
+    list_id = services.lists.create("Kaikki")
+    members = [
+        services.contacts.create(
+            email=f"p{n}@example.com", sms=None, properties={"firstname": f"Nimi{n}"}
+        )
+        for n in range(40)
+    ]
+    services.lists.join(list_id, members)
+    txt = with_dkim(system, account.account_id, "shop.example")
+    draft = services.messages.create(
+        MessageContent(subject="Hei $firstname$", html=HTML, from_email="news@shop.example")
+    )
+    delivery = services.deliveries.send(DeliveryKind.BATCH, Letter(draft.id), list_ids=[list_id])
+    run_here(system, delivery.job_id)
+
+    received = sorted(recipient for m in sink.messages for recipient in m.recipients)
+    assert received == sorted(f"p{n}@example.com" for n in range(40))
+    for message in sink.messages:
+        assert dkim.verify(message.content, dnsfunc=lambda name, timeout=5: txt.encode())
+        parsed = email.message_from_bytes(message.content, policy=policy.default)
+        number = message.recipients[0].removeprefix("p").removesuffix("@example.com")
+        assert parsed["Subject"] == f"Hei Nimi{number}"
+    assert set(ledger(system, delivery.id).values()) == {"sent"}
+    system.close()

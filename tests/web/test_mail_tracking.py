@@ -8,6 +8,7 @@ against the real server.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from html import unescape
 from urllib.parse import quote, urlsplit
@@ -192,6 +193,32 @@ def test_each_link_redirects_to_its_url_and_records_the_click(http, system, link
     assert MessageTemplate.compile("Kevät", HTML).links[0] == product
 
 
+def test_opens_clicks_and_unsubscribes_reach_the_automation_trigger_point(
+    live_server, http, links, letter
+) -> None:
+    arrived = []
+
+    def hook(account_id, events_) -> None:
+        arrived.extend((account_id, e.contact_id, e.verb, e.items.get("delivery")) for e in events_)
+
+    triggers = live_server.app.state.system.triggers
+    triggers.register(hook)
+    try:
+        account, delivery = letter.account_id, letter.delivery.id
+        assert http.get(on_server(links.open_pixel(account, delivery, letter.aino))).is_success
+        click = links.click(account, delivery, letter.aino, 0, "https://shop.example/")
+        assert http.get(on_server(click)).status_code == 302
+        unsubscribe = on_server(links.unsubscribe(account, delivery, letter.eino))
+        assert http.post(unsubscribe).status_code == 200
+    finally:
+        triggers.unregister(hook)
+    assert arrived == [
+        (account, letter.aino, "mailopen", delivery),
+        (account, letter.aino, "maillink", delivery),
+        (account, letter.eino, "unsubscribed", delivery),
+    ]
+
+
 def test_a_tampered_link_gets_404_and_records_nothing(http, system, links, letter) -> None:
     account, delivery, aino = letter.account_id, letter.delivery.id, letter.aino
     click = on_server(links.click(account, delivery, aino, 0, "https://shop.example/"))
@@ -316,6 +343,65 @@ def test_a_delivery_without_lists_records_the_unsubscribe_only(
     assert tracked_events(system, services.account_id) == [
         (toni, "unsubscribed", None, {"delivery": receipt.id, "lists": []})
     ]
+
+
+def test_unsubscribing_from_a_dynamic_list_keeps_the_person_out_of_it(
+    http, system, links, services
+) -> None:
+    services.properties.create("city")
+    tampere = json.dumps(
+        {
+            "conditions": [{"name": "city", "condition": "=", "value": "Tampere"}],
+            "enabled": True,
+        }
+    )
+    dynamic = services.lists.create("Tampereella", condition=tampere)
+    aino, eino = (
+        services.contacts.create(
+            email=f"{name}@example.com", sms=None, properties={"city": "Tampere"}
+        )
+        for name in ("aino", "eino")
+    )
+    draft = services.messages.create(
+        MessageContent(subject="Kevät", html=HTML, from_email="news@example.com")
+    ).id
+    first = services.deliveries.send(DeliveryKind.BATCH, Letter(draft), list_ids=[dynamic])
+    assert ledger_contacts(system, first.id) == {aino, eino}
+
+    url = on_server(links.unsubscribe(services.account_id, first.id, aino))
+    assert http.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+
+    assert statuses(system, services.account_id, aino) == {dynamic: "unsubscribed"}
+    assert {d.contact.email for d in services.lists.members(dynamic)} == {"eino@example.com"}
+    following = services.deliveries.send(
+        DeliveryKind.BATCH, Letter(draft, recipients_reset=True), list_ids=[dynamic]
+    )
+    assert ledger_contacts(system, following.id) == {eino}
+    assert [e[1:3] for e in tracked_events(system, services.account_id)] == [
+        ("list-quit", dynamic),
+        ("unsubscribed", None),
+    ]
+
+
+def test_a_newsletter_to_given_recipients_unsubscribes_from_every_list(
+    http, system, links, services
+) -> None:
+    draft = services.messages.create(
+        MessageContent(subject="Kevät", html=HTML, from_email="news@example.com")
+    ).id
+    news, offers = services.lists.create("Uutiset"), services.lists.create("Tarjoukset")
+    toni = services.contacts.create(email="toni@example.com", sms=None)
+    services.lists.join(news, [toni])
+    services.lists.join(offers, [toni])
+    newsletter = services.deliveries.send(
+        DeliveryKind.BATCH, Letter(draft), recipients=[GivenRecipient("toni@example.com")]
+    )
+    url = on_server(links.unsubscribe(services.account_id, newsletter.id, toni))
+    assert http.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert statuses(system, services.account_id, toni) == {
+        news: "unsubscribed",
+        offers: "unsubscribed",
+    }
 
 
 def test_another_accounts_links_never_touch_this_account(http, system, links, letter) -> None:

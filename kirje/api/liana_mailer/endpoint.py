@@ -1,4 +1,5 @@
-"""One LianaMailer v1 request, start to finish: verify, rate-limit, bind, call, envelope."""
+"""One LianaMailer request, start to finish: verify, rate-limit, bind, call, answer (in the
+v1/v2 envelope, or as a v3 resource)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from kirje.api.liana_mailer.v1.routes import (
     PLANNED_ALIASES,
 )
 from kirje.api.liana_mailer.v2.routes import IMPLEMENTED as V2_ROUTES
+from kirje.api.liana_mailer.v3 import wire as v3_wire
+from kirje.api.liana_mailer.v3.query import QueryParameters
+from kirje.api.liana_mailer.v3.routes import find_route as find_v3_route
 from kirje.api.liana_mailer.wire import (
     MalformedBody,
     NotAvailableYet,
@@ -58,7 +62,7 @@ class LianaMailerEndpoint:
         return self._answer(request, call, method_name)
 
     def handle_resource(self, path: str, request: SignedRequest) -> tuple[int, bytes]:
-        """v2 and v3 resources: signed and limited like v1; a keyed JSON body goes to the v2
+        """v2 resources: signed and limited like v1; a keyed JSON body goes to the v2
         routing table, and the seed's other resources answer "not available yet"."""
 
         def call(credential: ApiCredential) -> Any:
@@ -72,17 +76,38 @@ class LianaMailerEndpoint:
 
         return self._answer(request, call, path)
 
+    def handle_v3(self, path: str, request: SignedRequest) -> tuple[int, bytes]:
+        """v3 resources: signed and limited like v1, every parameter in the query string as
+        signed (raw, percent-encoding untouched), answered without the envelope."""
+
+        def call(credential: ApiCredential) -> Any:
+            found = find_v3_route(path.removeprefix("/api/v3/"))
+            if found is None:
+                raise v3_wire.UnknownResource(f"unknown resource {path}")
+            if request.method != "GET":
+                raise v3_wire.WrongMethod(f"{path} is read with GET")
+            route, ids = found
+            query = QueryParameters.parse(request.target.partition(b"?")[2])
+            return route.function(self.system.for_account(credential.account_id), query, **ids)
+
+        return self._answer(request, call, path, v3_wire.resource, v3_wire.failure)
+
     def _answer(
-        self, request: SignedRequest, call: Callable[[ApiCredential], Any], name: str
+        self,
+        request: SignedRequest,
+        call: Callable[[ApiCredential], Any],
+        name: str,
+        answer: Callable[[Any], tuple[int, bytes]] = success,
+        refuse: Callable[[KirjeError], tuple[int, bytes]] = failure,
     ) -> tuple[int, bytes]:
         try:
             credential = self.verifier.verify(request)
             rate = credential.rate_limit_per_second
             if not self.limiter.allow(f"liana:{credential.user_id}", rate):
                 raise RateLimited()
-            return success(call(credential))
+            return answer(call(credential))
         except KirjeError as error:
-            return failure(error)
+            return refuse(error)
         except Exception:
             log.exception("LianaMailer %s failed", name)
             return internal_error()

@@ -30,7 +30,7 @@ def liana_mailer_routes(endpoint: LianaMailerEndpoint, threads: anyio.CapacityLi
             )
         return Response(payload, status_code=status, media_type="application/json")
 
-    @route(["/api/v2/{resource:path}", "/api/v3/{resource:path}"], http_method=["POST", "GET"])
+    @route("/api/v2/{resource:path}", http_method=["POST", "GET"])
     async def resource_call(request: Request, resource: FromPath[str]) -> Response:
         body = await _body(request)
         if isinstance(body, Response):
@@ -42,7 +42,19 @@ def liana_mailer_routes(endpoint: LianaMailerEndpoint, threads: anyio.CapacityLi
         )
         return Response(payload, status_code=status, media_type="application/json")
 
-    return [v1_call, resource_call]
+    # v3 is read with GET; other verbs are verified, then refused in v3's own error shape.
+    @route("/api/v3/{resource:path}", http_method=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def v3_call(request: Request, resource: FromPath[str]) -> Response:
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        signed = signed_request_from_scope(request.scope, body)
+        status, payload = await anyio.to_thread.run_sync(
+            endpoint.handle_v3, request.url.path, signed, limiter=threads
+        )
+        return Response(payload, status_code=status, media_type="application/json")
+
+    return [v1_call, resource_call, v3_call]
 
 
 async def _body(request: Request) -> bytes | Response:

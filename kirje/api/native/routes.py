@@ -14,6 +14,8 @@ from litestar import Request, Response, get, post, put
 from litestar.params import FromPath, JSONBody, Parameter
 
 from kirje.api.native.auth import BasicAuth
+from kirje.api.native.deliveries import delivery_routes
+from kirje.api.native.outbox import outbox_routes
 from kirje.domain.errors import (
     Conflict,
     Forbidden,
@@ -129,7 +131,14 @@ def native_routes(system: System, auth: BasicAuth, threads: anyio.CapacityLimite
         """Replaces a draft's content (deliveries already made keep what they sent)."""
         return await call(request, lambda s: _draft(s.messages.update(draft_id, _content(data))))
 
-    return [create_draft, list_drafts, get_draft, update_draft]
+    return [
+        create_draft,
+        list_drafts,
+        get_draft,
+        update_draft,
+        *outbox_routes(call),
+        *delivery_routes(call),
+    ]
 
 
 def _failure(error: KirjeError) -> Response[Any]:

@@ -1,5 +1,8 @@
 """v2 deliveries: batch-send (lists and/or given recipients), event-send (transactional) and
-webpage-send, with the `letter` object that names a draft and overrides its content."""
+webpage-send, with the `letter` object that names a draft and overrides its content.
+
+batch-send and webpage-send also take `scheduled` (inferred: Kirje's extension, not in the
+seed): an ISO 8601 time to start the delivery at, Helsinki time when it has no offset."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Literal
 import msgspec
 
 from kirje.api.liana_mailer.dispatch import Call, keyed_options
+from kirje.api.liana_mailer.local_times import parse_local_time
 from kirje.domain.deliveries import DeliveryKind, GivenRecipient, Letter
 from kirje.domain.errors import Invalid
 
@@ -28,6 +32,8 @@ class BatchSend(msgspec.Struct):
     letter: LetterBody
     lists: list[int] = []
     recipients: list[dict] = []
+    # Inferred (Kirje's extension): when to start; absent, at once.
+    scheduled: str | None = None
 
 
 class EventSend(msgspec.Struct):
@@ -46,11 +52,13 @@ def webpage_send(ctx: Call, body: dict) -> dict:
 
 def _send(ctx: Call, body: dict, kind: DeliveryKind) -> dict:
     request = keyed_options(body, BatchSend, "body")
+    scheduled = request.scheduled
     delivery = ctx.deliveries.send(
         kind,
         _letter(request.letter),
         list_ids=request.lists,
         recipients=_recipients(request.recipients),
+        scheduled_at=parse_local_time(scheduled, "scheduled") if scheduled else None,
     )
     return {"deliveries": [delivery.id], "mails": [delivery.message_id]}
 
