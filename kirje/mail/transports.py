@@ -290,15 +290,14 @@ class SendRate:
 # -- SMTP ---------------------------------------------------------------------------------------
 
 _LINE_ENDINGS = re.compile(rb"\r\n|\n|\r")
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def _wire_form(content: bytes) -> tuple[bytes, int]:
     """The DATA payload (CRLF lines, dot-stuffed, ending in a lone dot) and its SIZE to declare.
 
-    What kirje.mail.mime builds already has CRLF line endings and, mostly, no line that starts
-    with a dot: three counts at C speed find that, where the substitutions would copy the
-    message line by line (they took a fifth of the SMTP client's time)."""
+    What kirje.mail.mime builds already has CRLF line endings: three counts at C speed find
+    that, where a regex substitution would copy the message line by line (it took a fifth of
+    the SMTP client's time)."""
     crlf = content.count(b"\r\n")
     lines = (
         content
@@ -307,9 +306,12 @@ def _wire_form(content: bytes) -> tuple[bytes, int]:
     )
     if not lines.endswith(b"\r\n"):
         lines += b"\r\n"
-    if lines.startswith(b".") or b"\n." in lines:
-        return _LEADING_DOT.sub(b"..", lines) + b".\r\n", len(lines)
-    return lines + b".\r\n", len(lines)
+    # Every line ends in CRLF now, so a line that starts with a dot follows "\n" (or opens
+    # the message): bytes.replace does the stuffing at C speed.
+    stuffed = lines.replace(b"\n.", b"\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    return stuffed + b".\r\n", len(lines)
 
 
 class _NotHandedOver(Exception):
@@ -350,7 +352,9 @@ class SmtpPool:
     both halves in one call, so the pool sends DATA as a command and writes the dot-stuffed body
     itself on the connection's protocol, which marks the boundary.
 
-    One send_many runs at a time; a second waits for the first.
+    One send_many runs at a time; a second waits for the first. Commands are not pipelined
+    (RFC 2920), which would save two round trips a message: aiosmtplib drops a reply that
+    arrives while none is awaited.
     """
 
     def __init__(
