@@ -31,6 +31,11 @@ class Jobs:
             raise NotFound(f"job {job_id} not found")
         return job
 
+    def unfinished(self, kind: str) -> list[Job]:
+        """Queued and running jobs of a kind, oldest first."""
+        with self.scope.db.reading() as conn:
+            return job_store.unfinished_jobs(conn, self.scope.account_id, kind)
+
     def latest(self, kind: str, subject_id: int | None = None) -> Job | None:
         with self.scope.db.reading() as conn:
             return job_store.latest_job(conn, self.scope.account_id, kind, subject_id)

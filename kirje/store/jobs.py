@@ -94,6 +94,20 @@ def latest_job(conn: Connection, account_id: int, kind: str, subject_id: int | N
     return _job(row) if row else None
 
 
+def unfinished_jobs(conn: Connection, account_id: int, kind: str) -> list[Job]:
+    """The account's queued and running jobs of a kind, oldest first."""
+    rows = conn.execute(
+        select(jobs)
+        .where(
+            jobs.c.account_id == account_id,
+            jobs.c.kind == kind,
+            jobs.c.state.in_([JobState.QUEUED, JobState.RUNNING]),
+        )
+        .order_by(jobs.c.id)
+    )
+    return [_job(row) for row in rows]
+
+
 # Worker side: a job by its id alone.
 
 

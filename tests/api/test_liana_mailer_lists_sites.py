@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
 import pytest
 from sqlalchemy import select
 
+from kirje.jobs.runner import run_here
 from kirje.services.system import System
 from kirje.store import contacts as contact_store
 from kirje.store.schema import jobs, list_external_ids, mailing_lists, site_consents, site_lists
@@ -464,3 +466,25 @@ def test_another_accounts_lists_and_sites_are_not_found(
     # Settings are the account's own.
     intruder.result("setMarketingSettings", [[{"name": "sender_name", "value": "Intruder"}]])
     assert _settings(client)["sender_name"] is None
+
+
+def test_a_list_shows_its_import_while_the_import_waits_or_runs(
+    client: LianaClient, system: System
+) -> None:
+    importing = client.result("createMailingList", ["Importing"])
+    quiet = client.result("createMailingList", ["Quiet"])
+    csv_text = '"email";"firstname"\n"i1@example.com";"I"\n"i2@example.com";"J"\n'
+    encoded = base64.b64encode(csv_text.encode()).decode()
+    client.result("importCSVToMailingList", [importing, None, encoded, None, True])
+
+    # No worker takes it here: it waits in the queue.
+    listed = {m["id"]: m for m in client.result("getMailingLists", [])}
+    waiting = listed[importing]["import"]
+    assert set(waiting) == {"id", "state", "rows_done", "rows_total", "queued", "started"}
+    assert (waiting["state"], waiting["rows_done"], waiting["started"]) == ("queued", 0, None)
+    assert "import" not in listed[quiet]
+    run_here(system, waiting["id"])
+
+    listed = {m["id"]: m for m in client.result("getMailingLists", [])}
+    assert "import" not in listed[importing]
+    assert listed[importing]["members"] == 2

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from kirje.domain.accounts import Account
 from kirje.domain.contacts import ContactDetails
+from kirje.domain.jobs import Job
 from kirje.domain.lists import MailingList
 from kirje.domain.properties import Property
 from kirje.domain.sites import Site
@@ -99,6 +100,18 @@ def list_view(
     if mailing_list.sms_member_count is not None:
         view["sms_members"] = mailing_list.sms_member_count
     return view
+
+
+def import_view(job: Job) -> dict:
+    """A list import that is queued or in progress: getMailingLists' import statistics."""
+    return {
+        "id": job.id,
+        "state": job.state.value,
+        "rows_done": job.progress_done,
+        "rows_total": job.progress_total,
+        "queued": local_time(job.created_at),
+        "started": local_time(job.started_at) if job.started_at else None,
+    }
 
 
 def site_view(

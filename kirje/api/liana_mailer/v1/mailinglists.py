@@ -7,8 +7,9 @@ import io
 from datetime import UTC, datetime
 
 from kirje.api.liana_mailer.dispatch import Call, page_of
-from kirje.api.liana_mailer.views import list_view, recipient_view
+from kirje.api.liana_mailer.views import import_view, list_view, recipient_view
 from kirje.domain.errors import Invalid
+from kirje.domain.jobs import JobKind
 from kirje.domain.lists import member_condition
 from kirje.services.lists import MemberRows
 
@@ -64,10 +65,15 @@ def delete_mailing_list(ctx: Call, list_id: int) -> None:
 def get_mailing_lists(ctx: Call, include_deleted: bool = False) -> list[dict]:
     domains = {s.id: s.domain for s in ctx.sites.all()}
     external_ids = ctx.lists.external_ids()
-    return [
-        list_view(m, domains, external_ids.get(m.id, {}))
-        for m in ctx.lists.all(include_deleted=include_deleted)
-    ]
+    # The seed: import statistics come with a list whose import is queued or in progress.
+    imports = {job.subject_id: job for job in ctx.jobs.unfinished(JobKind.IMPORT)}
+    views = []
+    for found in ctx.lists.all(include_deleted=include_deleted):
+        view = list_view(found, domains, external_ids.get(found.id, {}))
+        if found.id in imports:
+            view["import"] = import_view(imports[found.id])
+        views.append(view)
+    return views
 
 
 def get_mailing_list(ctx: Call, list_id: int, get_sms_count: bool = False) -> dict:
