@@ -40,6 +40,7 @@ from kirje.mail.transports import (
     transport_for,
 )
 from kirje.mail.web_view import link_values
+from kirje.services.mail_tracking import hand_to_automations
 from kirje.store import contacts as contact_store
 from kirje.store import deliveries as delivery_store
 from kirje.store import dkim_keys as dkim_store
@@ -477,26 +478,31 @@ class DeliveryRun:
     ) -> set[int]:
         """One transaction: the outcomes of the lane's last wave, the rows of the next that
         cannot be built, and the next wave marked in flight. Returns the rows so marked."""
+        sent_events: tuple[list[int], list[dict]] = ([], [])
         with self.ctx.db.transaction() as conn:
             if answered is not None:
-                self._record_in(conn, answered)
+                sent_events = self._record_in(conn, answered)
             now = self.ctx.system.clock()
             for contact_id, reason in failed.items():
                 delivery_store.mark(
                     conn, self.delivery_id, [contact_id], RecipientState.FAILED, now, reply=reason
                 )
             self._count(len(failed))
-            return delivery_store.mark_in_flight(
+            in_flight = delivery_store.mark_in_flight(
                 conn, self.delivery_id, [message.contact_id for message in built], self.tag
             )
+        hand_to_automations(self.ctx.system.triggers, *sent_events)
+        return in_flight
 
     def record(self, answered: _AnsweredWave) -> None:
         with self.ctx.db.transaction() as conn:
-            self._record_in(conn, answered)
+            sent_events = self._record_in(conn, answered)
+        hand_to_automations(self.ctx.system.triggers, *sent_events)
 
-    def _record_in(self, conn, answered: _AnsweredWave) -> None:
-        """Writes every outcome of a wave, with a mailsent event per message sent. Not fenced:
-        what the SMTP server answered is a fact whoever holds the job now."""
+    def _record_in(self, conn, answered: _AnsweredWave) -> tuple[list[int], list[dict]]:
+        """Writes every outcome of a wave, with a mailsent event per message sent (returned,
+        with their ids). Not fenced: what the SMTP server answered is a fact whoever holds the
+        job now."""
         now = self.ctx.system.clock()
         sent: list[int] = []
         for index, message in enumerate(answered.messages):
@@ -512,20 +518,19 @@ class DeliveryRun:
         delivery_store.mark_sent(conn, self.delivery_id, sent, now)
         self._count(len(sent))
         data = {"delivery": self.delivery_id}
-        event_store.append_events(
-            conn,
-            [
-                event_store.event_row(
-                    self.account_id,
-                    contact_id,
-                    EventType.MAIL_SENT,
-                    now,
-                    data=data,
-                    delivery_id=self.delivery_id,
-                )
-                for contact_id in sent
-            ],
-        )
+        rows = [
+            event_store.event_row(
+                self.account_id,
+                contact_id,
+                EventType.MAIL_SENT,
+                now,
+                data=data,
+                delivery_id=self.delivery_id,
+            )
+            for contact_id in sent
+        ]
+        # By COPY on PostgreSQL; the ids are for the automation trigger point, after the commit.
+        return event_store.append_returning_ids(conn, rows), rows
 
     def has_retries_left(self) -> bool:
         """Whether rows are still pending (temporary failures not due yet)."""

@@ -230,3 +230,28 @@ def test_a_large_delivery_is_built_in_processes_signed_and_each_mailed_once(
         assert parsed["Subject"] == f"Hei Nimi{number}"
     assert set(ledger(system, delivery.id).values()) == {"sent"}
     system.close()
+
+
+def test_each_message_sent_reaches_the_automation_trigger_point(settings, account, sink) -> None:
+    system = sending_system(settings, sink)
+    arrived = []
+    system.triggers.register(
+        lambda account_id, events_: arrived.extend(
+            (account_id, e.contact_id, e.verb, e.items) for e in events_
+        )
+    )
+    services = system.for_account(account.account_id)
+    draft = services.messages.create(
+        MessageContent(subject="Kuitti", html="<p>Kiitos</p>", from_email="shop@shop.example")
+    )
+    sink.answer("gone@example.com", "550 5.1.1 No such user")
+    delivery = services.deliveries.send(
+        DeliveryKind.EVENT,
+        Letter(draft.id),
+        recipients=[GivenRecipient("aino@example.com"), GivenRecipient("gone@example.com")],
+    )
+    run_here(system, delivery.job_id)
+
+    aino = services.contacts.get_by_email("aino@example.com").contact.id
+    assert arrived == [(account.account_id, aino, "mailsent", {"delivery": delivery.id})]
+    system.close()
