@@ -25,7 +25,7 @@ from kirje.domain.errors import Invalid, NotFound
 from kirje.mail.bounces import OUR_MESSAGE_ID, VERP_ADDRESS
 from kirje.mail.transports import OutboxEntry, list_outbox, read_outbox_message
 from kirje.services.base import AccountScope
-from kirje.store.delivery_lookups import owned_delivery_ids
+from kirje.store.deliveries import owned_delivery_ids
 
 # The maildir's place in the data directory (kirje.mail.transports.transport_for).
 OUTBOX_FOLDER = "outbox"

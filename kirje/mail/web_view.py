@@ -35,7 +35,7 @@ from kirje.store import deliveries as delivery_store
 from kirje.store import messages as message_store
 from kirje.store import properties as property_store
 from kirje.store.database import Database
-from kirje.store.delivery_lookups import find_ledger_row
+from kirje.store.deliveries import find_ledger_row
 
 WEB_VERSION_LINK = "web_version_link"
 # What a refused web view is told: nothing about why.

@@ -3,7 +3,7 @@ outcomes recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import (
@@ -599,3 +599,37 @@ def tracked_mail_events(
         )
         for row in rows
     ]
+
+
+# What the public web view and the outbox listing read.
+
+
+def find_ledger_row(
+    conn: Connection, account_id: int, delivery_id: int, contact_id: int
+) -> Row | None:
+    """The recipient's ledger row (email, properties, state) of the account's delivery."""
+    return conn.execute(
+        select(
+            delivery_recipients.c.email,
+            delivery_recipients.c.properties,
+            delivery_recipients.c.state,
+        ).where(
+            delivery_recipients.c.account_id == account_id,
+            delivery_recipients.c.delivery_id == delivery_id,
+            delivery_recipients.c.contact_id == contact_id,
+        )
+    ).first()
+
+
+def owned_delivery_ids(
+    conn: Connection, account_id: int, delivery_ids: Collection[int]
+) -> set[int]:
+    """Those of the delivery ids that are the account's."""
+    if not delivery_ids:
+        return set()
+    rows = conn.execute(
+        select(deliveries.c.id).where(
+            deliveries.c.account_id == account_id, one_of(conn, deliveries.c.id, delivery_ids)
+        )
+    )
+    return set(rows.scalars())

@@ -20,9 +20,9 @@ from kirje.domain.events import EventType
 from kirje.domain.messages import MessageContent
 from kirje.store import events as event_store
 from kirje.store.schema import delivery_links, events
+from tests.api.sending_stack import sending_stack
 from tests.api.test_sending_end_to_end import make_draft, received_by
 from tests.conftest import LiveServer, client_for, new_account
-from tests.jobs.workers import quiet_worker, with_own_queue
 from tests.liana_clients import LianaClient
 from tests.mail.smtp_sink import SmtpSink
 
@@ -411,30 +411,7 @@ def test_v2_still_answers_in_its_envelope(client: LianaClient) -> None:
 # Openers and clickers of a delivery sent for real
 
 
-@pytest.fixture(scope="module")
-def sink():
-    with SmtpSink() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def send_settings(settings):
-    return with_own_queue(settings, "v3-responders")
-
-
-@pytest.fixture(scope="module")
-def server(send_settings, system):
-    running = LiveServer(send_settings).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def worker(send_settings, sink, server, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("v3-worker")
-    env = {"KIRJE_SMTP_URL": sink.url(starttls="false"), "KIRJE_PUBLIC_URL": server.url}
-    with quiet_worker(send_settings, folder, **env) as running:
-        yield running
+sink, send_settings, server, worker = sending_stack("v3-responders")
 
 
 class SentLetter:

@@ -12,12 +12,11 @@ from email import policy
 from html import unescape as html_unescape
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from kirje.store.schema import events
+from tests.api.sending_stack import sending_stack
 from tests.conftest import LiveServer, client_for
-from tests.jobs.workers import quiet_worker, with_own_queue
 from tests.mail.smtp_sink import SmtpSink
 
 ORDER_HTML = (
@@ -30,30 +29,7 @@ TABLE = (
 )
 
 
-@pytest.fixture(scope="module")
-def sink():
-    with SmtpSink() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def send_settings(settings):
-    return with_own_queue(settings, "sending")
-
-
-@pytest.fixture(scope="module")
-def server(send_settings, system):
-    running = LiveServer(send_settings).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def worker(send_settings, sink, server, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("send-worker")
-    env = {"KIRJE_SMTP_URL": sink.url(starttls="false"), "KIRJE_PUBLIC_URL": server.url}
-    with quiet_worker(send_settings, folder, **env) as running:
-        yield running
+sink, send_settings, server, worker = sending_stack("sending")
 
 
 def received_by(sink: SmtpSink, address: str, seconds: float = 60):
