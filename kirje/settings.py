@@ -44,9 +44,10 @@ class Settings(BaseSettings):
     # waits this long, each later one twice as long as the one before (at most an hour).
     send_attempts: int = 5
     send_first_retry_seconds: float = 60.0
-    # Processes that render and sign a large delivery's messages beside the job's own (which
-    # keeps the SMTP connections and the ledger); 0: threads of the job's process.
-    send_build_processes: int = 2
+    # Processes that each send a share of a delivery of more than send_processes_from
+    # recipients (claim, build and sign, SMTP, ledger); 1: the job's own process sends it all.
+    send_processes: int = 2
+    send_processes_from: int = 2_000
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -10,6 +10,7 @@ installed, else an aiosmtpd sink in a process of its own (kirje.bench.sink); the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -51,8 +53,6 @@ HTML = (
     + '<p><a href="https://shop.example/offers">Katso tarjoukset</a></p></body></html>'
 )
 DOMAIN = "bench.example"
-# This process, then the largest of its children that have ended (the build processes).
-_WHOSE_PEAKS = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,11 @@ def run_send_bench(options: SendBenchOptions) -> dict:
         try:
             system.migrate()
             baseline = _baseline(sink.port, options)
-            throughput, job = _send(system, options.recipients)
-            # Taken before the sink's count is read: the peaks of the sender (this process:
-            # the job, its SMTP connections and the ledger) and of its build processes.
-            peaks = [resource.getrusage(who).ru_maxrss / 1024 for who in _WHOSE_PEAKS]
+            with _DescendantPeaks() as descendants:
+                throughput, job = _send(system, options.recipients)
+            # Taken before the sink's count is read: the job's own process (this one), and
+            # the largest of the processes it started (the fork server, the share processes).
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         finally:
             system.close()
         received = sink.stop()
@@ -94,8 +95,8 @@ def run_send_bench(options: SendBenchOptions) -> dict:
         "duplicates": sum(count - 1 for count in ours.values()),
         "missing": options.recipients - len(ours),
         # Per process, as the target is.
-        "peak_rss_mb": round(peaks[0], 1),
-        "peak_rss_mb_builders": round(peaks[1], 1),
+        "peak_rss_mb": round(peak, 1),
+        "peak_rss_mb_share_processes": descendants.largest_mb,
         "sink": sink.kind,
         "concurrency": options.concurrency,
         "job": job,
@@ -181,6 +182,55 @@ def _baseline(port: int, options: SendBenchOptions) -> float:
         return count / (time.perf_counter() - started)
 
     return asyncio.run(push())
+
+
+class _DescendantPeaks:
+    """The largest peak RSS (VmHWM) among this process's descendants while the block runs,
+    read from /proc twice a second. The share processes are children of the fork server, not
+    of this process, so getrusage(RUSAGE_CHILDREN) never sees them. None without /proc."""
+
+    def __init__(self) -> None:
+        self._peaks: dict[int, int] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="peaks", daemon=True)
+
+    def __enter__(self) -> _DescendantPeaks:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    @property
+    def largest_mb(self) -> float | None:
+        return round(max(self._peaks.values()) / 1024, 1) if self._peaks else None
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.5):
+            for pid, peak_kb in _descendant_peaks(os.getpid()).items():
+                self._peaks[pid] = max(peak_kb, self._peaks.get(pid, 0))
+
+
+def _descendant_peaks(root: int) -> dict[int, int]:
+    parents: dict[int, int] = {}
+    peaks: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError):
+            fields = dict(
+                line.split(":", 1) for line in (entry / "status").read_text().splitlines()
+            )
+            parents[int(entry.name)] = int(fields["PPid"])
+            if "VmHWM" in fields:
+                peaks[int(entry.name)] = int(fields["VmHWM"].split()[0])
+    descendants = {}
+    for pid, peak in peaks.items():
+        ancestor = parents.get(pid)
+        while ancestor not in (None, 0, 1, root):
+            ancestor = parents.get(ancestor)
+        if ancestor == root and pid != root:
+            descendants[pid] = peak
+    return descendants
 
 
 @dataclass

@@ -167,7 +167,7 @@ class TrackingLinks:
         self.is_https = self.base.lower().startswith("https://")
 
     def __reduce__(self):
-        # Sent to the send job's build processes; the HMAC state is remade there.
+        # Sent to the send job's share processes; the HMAC state is remade there.
         return (TrackingLinks, (self.base, self.key))
 
     def open_pixel(self, account_id: int, delivery_id: int, contact_id: int) -> str:

@@ -50,6 +50,11 @@ class JobContext:
             values["progress_total"] = total
         if checkpoint is not None:
             values["checkpoint"] = checkpoint
+        self.fence(conn, **values)
+
+    def fence(self, conn: Connection, **values: Any) -> None:
+        """Raises JobLost, rolling the caller's transaction back, unless this worker still holds
+        the job (for work that must not commit once another worker has taken the job up)."""
         self._check_held()
         if not job_store.touch_job(conn, self.claim, self.system.clock(), **values):
             self.lost.set()

@@ -85,7 +85,7 @@ class DkimKey:
         object.__setattr__(self, "_key", key)
 
     def __reduce__(self):
-        # Sent to the send job's build processes; the key is parsed again there.
+        # Sent to the send job's share processes; the key is parsed again there.
         return (DkimKey, (self.domain, self.selector, self.private_key_pem))
 
     @property

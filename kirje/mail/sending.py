@@ -13,19 +13,25 @@ what is in doubt (transactional mail).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import multiprocessing
+import multiprocessing.connection
+import os
 import secrets
+import sys
 import threading
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kirje.domain.deliveries import DeliveryState, RecipientState
 from kirje.domain.errors import Invalid, NotFound
 from kirje.domain.events import EventType
+from kirje.domain.jobs import Claim, Job, JobLost
 from kirje.domain.properties import PropertyType
 from kirje.domain.tracking_links import TrackingLinks
+from kirje.jobs.context import JobContext
 from kirje.mail.dkim import DkimKey, sign
 from kirje.mail.mime import OutgoingMessage, ascii_address, build_message
 from kirje.mail.previews import compile_sent_message
@@ -41,6 +47,8 @@ from kirje.mail.transports import (
 )
 from kirje.mail.web_view import link_values
 from kirje.services.mail_tracking import hand_to_automations
+from kirje.services.system import System
+from kirje.settings import Settings
 from kirje.store import contacts as contact_store
 from kirje.store import deliveries as delivery_store
 from kirje.store import dkim_keys as dkim_store
@@ -48,11 +56,8 @@ from kirje.store import events as event_store
 from kirje.store import messages as message_store
 from kirje.store.statistics import STALE_ROWS, refresh_statistics
 
-if TYPE_CHECKING:
-    from kirje.jobs.context import JobContext
+logger = logging.getLogger(__name__)
 
-# The SMTP connections are shared out between this many lanes (kirje.mail.sending._Lane).
-LANES = 2
 # A temporary refusal is tried again after the first wait (settings), then twice as long each
 # time, at most this long.
 LONGEST_RETRY = timedelta(hours=1)
@@ -61,8 +66,6 @@ RETRY_POLL_SECONDS = 5.0
 # Rows claimed per transaction, in waves: fewer claims, and still few rows to release when a
 # run dies (claimed rows were never handed over).
 CLAIMED_WAVES = 8
-# A delivery with more rows than this to send builds its messages in processes (settings).
-PROCESSES_FROM = 2_000
 
 
 @dataclass(frozen=True)
@@ -134,87 +137,17 @@ class _Built:
     attempts: int
 
 
-def _build_messages(
-    composer: Composer, rows: list[_Claimed], now: datetime
-) -> tuple[list[_Built], dict[int, str]]:
-    """The messages of the rows, and the rows that cannot be built (a value that breaks a
-    header, say) with the reason. Runs in a builder thread or process: no database here."""
-    built, failed = [], {}
-    for row in rows:
-        if row.properties is None:
-            # Unsubscribed, bounced, banned or erased since the audience was expanded.
-            failed[row.contact_id] = "not sent: the contact may no longer be mailed"
-            continue
-        values = recipient_values(row.email, None, row.properties)
-        try:
-            data = composer.compose(row.contact_id, row.email, values, now)
-        except (ValueError, Invalid) as error:
-            failed[row.contact_id] = f"not sent: {error}"
-            continue
-        built.append(_Built(row.contact_id, row.email, data, row.attempts))
-    return built, failed
-
-
-# The delivery's composer in a build process, given once when the process starts.
-_adopted: Composer | None = None
-
-
-def _adopt(composer: Composer) -> None:
-    global _adopted
-    _adopted = composer
-
-
-def _build_adopted(rows: list[_Claimed], now: datetime) -> tuple[list[_Built], dict[int, str]]:
-    assert _adopted is not None
-    return _build_messages(_adopted, rows, now)
-
-
-class _Builders:
-    """Builds waves beside the event loop that sends them. A large delivery gets processes: in
-    threads, the rendering's Python held the GIL against the SMTP connections and made each
-    wave wait for it. A small one (a transactional mail, a test) gets threads, which cost no
-    start-up; OpenSSL's RSA runs outside the GIL there."""
-
-    def __init__(self, composer: Composer, processes: int) -> None:
-        self.composer = composer
-        self.workers = max(processes, 2)
-        # A daemonic process (a job worker under a process manager that makes them so) may
-        # not start processes: threads there.
-        self.in_processes = processes > 0 and not multiprocessing.current_process().daemon
-        self.executor: Executor = (
-            ProcessPoolExecutor(
-                processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_adopt,
-                initargs=(composer,),
-            )
-            if self.in_processes
-            else ThreadPoolExecutor(self.workers, "kirje-build")
-        )
-
-    def submit(self, rows: list[_Claimed], now: datetime) -> Future:
-        if self.in_processes:
-            return self.executor.submit(_build_adopted, rows, now)
-        return self.executor.submit(_build_messages, self.composer, rows, now)
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
-
-
-class _Wave:
-    """A wave being built by the builders."""
-
-    def __init__(self, parts: list[Future]) -> None:
-        self.parts = parts
-
-    async def result(self) -> tuple[list[_Built], dict[int, str]]:
-        built: list[_Built] = []
-        failed: dict[int, str] = {}
-        for part in self.parts:
-            messages, refused = await asyncio.wrap_future(part)
-            built.extend(messages)
-            failed.update(refused)
-        return built, failed
+def _build(composer: Composer, row: _Claimed, now: datetime) -> _Built | str:
+    """The row's message, or why it cannot be built (a value that breaks a header, say)."""
+    if row.properties is None:
+        # Unsubscribed, bounced, banned or erased since the audience was expanded.
+        return "not sent: the contact may no longer be mailed"
+    values = recipient_values(row.email, None, row.properties)
+    try:
+        data = composer.compose(row.contact_id, row.email, values, now)
+    except (ValueError, Invalid) as error:
+        return f"not sent: {error}"
+    return _Built(row.contact_id, row.email, data, row.attempts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,19 +158,19 @@ class _AnsweredWave:
 
 
 class _Lane:
-    """A share of the delivery's SMTP connections, sending wave after wave, a wave being one
-    message per connection. The next wave is built (by the builders) and claimed while the
-    current one is on the wire, and one transaction both records a wave's outcomes and marks
-    the next wave in flight: so a lane never has more than one wave in flight, and the lanes
-    together no more messages than the connections. The database work runs in a thread, so
-    that the other lane's connections go on while this lane waits for its commit."""
+    """The SMTP connections of a share, sending wave after wave, a wave being one message per
+    connection. The next wave is claimed and built while the current one is on the wire, and
+    one transaction both records a wave's outcomes and marks the next wave in flight: so a
+    lane never has more messages in flight than connections.
 
-    def __init__(
-        self, run: DeliveryRun, composer: Composer, builders: _Builders, transport: Transport
-    ) -> None:
+    Messages are built on the event loop, one at a time with the loop let run in between, so
+    the replies of the wave on the wire are read while the next is built. (In a thread the
+    building held the GIL against the loop: each socket call then waited for it, and the
+    connections stood idle.) The database work runs in a thread: it mostly waits."""
+
+    def __init__(self, run: _Share, composer: Composer, transport: Transport) -> None:
         self.run = run
         self.composer = composer
-        self.builders = builders
         self.transport = transport
         self.wave = transport.concurrency
         self.claimed: list[_Claimed] = []
@@ -245,7 +178,7 @@ class _Lane:
     async def send(self) -> None:
         run = self.run
         answered: _AnsweredWave | None = None
-        upcoming = await self._prepare()
+        upcoming = await self._next_wave()
         while True:
             if upcoming is None:
                 if answered is not None:
@@ -254,16 +187,16 @@ class _Lane:
                 if not await asyncio.to_thread(run.has_retries_left):
                     return
                 await asyncio.sleep(min(RETRY_POLL_SECONDS, run.first_retry.total_seconds()))
-                upcoming = await self._prepare()
+                upcoming = await self._next_wave()
                 continue
-            # The last wave's outcomes wait for the next wave's build (built meanwhile, mostly
-            # done): one commit for both halves the commits, which bound a lane's pace.
-            built, failed = await upcoming.result()
+            # The last wave's outcomes wait for the next wave's build: one commit for both
+            # halves the commits, which bound a lane's pace.
+            built, failed = upcoming
             in_flight = await asyncio.to_thread(run.commit_wave, answered, built, failed)
             # Rows cancelled meanwhile were not marked: they are not sent.
             wave = [message for message in built if message.contact_id in in_flight]
             sending = asyncio.create_task(self._send_wave(wave))
-            upcoming = await self._prepare()
+            upcoming = await self._next_wave()
             answered = await sending
 
     async def _send_wave(self, wave: list[_Built]) -> _AnsweredWave:
@@ -274,21 +207,25 @@ class _Lane:
         await self.transport.send_many(envelopes, outcomes.__setitem__)
         return _AnsweredWave(wave, outcomes)
 
-    async def _prepare(self) -> _Wave | None:
-        """The lane's next wave, being built; None when no row is due now."""
+    async def _next_wave(self) -> tuple[list[_Built], dict[int, str]] | None:
+        """The lane's next wave, built, with the rows that cannot be; None when no row is due."""
         if not self.claimed:
             self.claimed = await asyncio.to_thread(self.run.claim, self.wave * CLAIMED_WAVES)
         if not self.claimed:
             return None
         rows, self.claimed = self.claimed[: self.wave], self.claimed[self.wave :]
         now = self.run.ctx.system.clock()
-        size = -(-len(rows) // self.builders.workers)
-        parts = [rows[start : start + size] for start in range(0, len(rows), size)]
-        return _Wave([self.builders.submit(part, now) for part in parts])
-
-
-async def _all(coroutines) -> None:
-    await asyncio.gather(*coroutines)
+        built: list[_Built] = []
+        failed: dict[int, str] = {}
+        for row in rows:
+            # The wave on the wire goes on between two messages.
+            await asyncio.sleep(0)
+            message = _build(self.composer, row, now)
+            if isinstance(message, str):
+                failed[row.contact_id] = message
+            else:
+                built.append(message)
+        return built, failed
 
 
 def run_delivery(ctx: JobContext) -> dict[str, int]:
@@ -296,54 +233,37 @@ def run_delivery(ctx: JobContext) -> dict[str, int]:
 
 
 class DeliveryRun:
+    """The delivery job: it readies the ledger, sends (in share processes when the delivery is
+    large), then closes the delivery."""
+
     def __init__(self, ctx: JobContext) -> None:
         self.ctx = ctx
         self.account_id = ctx.job.account_id
         self.delivery_id = int((ctx.job.payload or {})["delivery_id"])
         # Which run holds a row: a later run of the job tells a dead run's rows by this.
-        self.tag = f"{ctx.claim.worker}#{ctx.claim.attempts}"[:100]
-        settings = ctx.system.settings
-        self.attempts = settings.send_attempts
-        self.first_retry = timedelta(seconds=settings.send_first_retry_seconds)
-        # Rows with a final outcome (sent, failed, unknown), for the job's progress; the
-        # lanes' threads add to it.
+        self.tag = f"{ctx.claim.worker}#{ctx.claim.attempts}"[:90]
+        # Rows with a final outcome (sent, failed, unknown) and rows without one, at the start.
         self.recorded = 0
-        self._counting = threading.Lock()
-        # Rows without a final outcome when the run started.
         self.left = 0
 
     def run(self) -> dict[str, int]:
         delivery = self._start()
-        try:
-            composer = self._composer(delivery)
-        except (Invalid, NotFound):
-            # Nothing can be sent (no sender address, the draft is gone): the delivery says so.
-            with self.ctx.db.transaction() as conn:
-                delivery_store.set_state_unless_cancelled(
-                    conn,
-                    self.account_id,
-                    self.delivery_id,
-                    DeliveryState.FAILED,
-                    self.ctx.system.clock(),
-                )
-            raise
+        composer = self._composer_or_fail(delivery)
         with self.ctx.db.transaction() as conn:
             delivery_store.record_links(
                 conn, delivery, composer.template.links, self.ctx.system.clock()
             )
+        smtp = self._smtp()
         settings = self.ctx.system.settings
-        processes = settings.send_build_processes if self.left > PROCESSES_FROM else 0
-        builders = _Builders(composer, processes)
-        transports = self._transports()
-        lanes = [_Lane(self, composer, builders, transport) for transport in transports]
-        try:
-            with asyncio.Runner() as runner:
-                try:
-                    runner.run(_all(lane.send() for lane in lanes))
-                finally:
-                    runner.run(_all(transport.close() for transport in transports))
-        finally:
-            builders.close()
+        processes = settings.send_processes if self.left > settings.send_processes_from else 1
+        if processes > 1 and not multiprocessing.current_process().daemon:
+            # (A daemonic process, a job worker under a process manager that makes them so,
+            # may not start processes: it sends the whole delivery itself.)
+            self._send_in_processes(composer, smtp, processes)
+            # What a share that died left (rows it held) and what is still to be retried.
+            with self.ctx.db.transaction() as conn:
+                self._release_rows_of_others(conn, delivery.resends_unknown)
+        _Share(self.ctx, self.tag, composer, smtp, recorded=self.recorded).send()
         return self._finish()
 
     # Before and after
@@ -354,12 +274,7 @@ class DeliveryRun:
             delivery = delivery_store.find_delivery(conn, self.account_id, self.delivery_id)
             if delivery is None:
                 raise NotFound(f"delivery {self.delivery_id} not found")
-            delivery_store.release_abandoned(
-                conn,
-                self.delivery_id,
-                lambda holder: holder == self.tag,
-                resend_unknown=delivery.resends_unknown,
-            )
+            self._release_rows_of_others(conn, delivery.resends_unknown)
             delivery_store.set_state_unless_cancelled(
                 conn,
                 self.account_id,
@@ -379,6 +294,16 @@ class DeliveryRun:
                 refresh_statistics(conn, ("delivery_recipients",), always=("delivery_recipients",))
         return delivery
 
+    def _release_rows_of_others(self, conn, resends_unknown: bool) -> None:
+        """Rows held by anyone but this run (a dead run, a share process of this run that has
+        ended): claimed ones go back to pending, ones in flight become unknown (or pending)."""
+        delivery_store.release_abandoned(
+            conn,
+            self.delivery_id,
+            lambda holder: holder == self.tag,
+            resend_unknown=resends_unknown,
+        )
+
     def _finish(self) -> dict[str, int]:
         now = self.ctx.system.clock()
         with self.ctx.db.transaction() as conn:
@@ -388,6 +313,21 @@ class DeliveryRun:
             )
             self.ctx.commit_progress(conn, done=counts.total, total=counts.total)
         return {"sent": counts.sent, "failed": counts.failed, "unknown": counts.unknown}
+
+    def _composer_or_fail(self, delivery) -> Composer:
+        try:
+            return self._composer(delivery)
+        except (Invalid, NotFound):
+            # Nothing can be sent (no sender address, the draft is gone): the delivery says so.
+            with self.ctx.db.transaction() as conn:
+                delivery_store.set_state_unless_cancelled(
+                    conn,
+                    self.account_id,
+                    self.delivery_id,
+                    DeliveryState.FAILED,
+                    self.ctx.system.clock(),
+                )
+            raise
 
     def _composer(self, delivery) -> Composer:
         with self.ctx.db.reading() as conn:
@@ -419,28 +359,188 @@ class DeliveryRun:
             links=self.ctx.system.tracking_links,
         )
 
-    # The waves
+    def _smtp(self) -> SmtpSettings | None:
+        """The SMTP connections to send over; None: the local outbox."""
+        url = self.ctx.system.settings.smtp_url
+        return SmtpSettings.from_url(url) if url else None
 
-    def _transports(self) -> list[Transport]:
-        """The lanes' transports: the SMTP connections shared out (and the rate with them), or
-        the one outbox."""
-        settings = self.ctx.system.settings
-        if not settings.smtp_url:
-            return [transport_for(None, settings.data_dir)]
-        smtp = SmtpSettings.from_url(settings.smtp_url)
-        lanes = LANES if smtp.concurrency >= LANES else 1
-        shares = [smtp.concurrency // lanes + (n < smtp.concurrency % lanes) for n in range(lanes)]
-        rate = smtp.rate_per_second
-        return [
-            SmtpPool(
-                replace(
-                    smtp,
-                    concurrency=share,
-                    rate_per_second=rate * share / smtp.concurrency if rate else None,
-                )
+    # Share processes
+
+    def _send_in_processes(self, composer: Composer, smtp: SmtpSettings | None, count: int) -> None:
+        """Sends in `count` processes, each claiming, building, sending and recording a share
+        of the rows under a tag of its own, with a share of the SMTP connections. One process
+        builds and signs, drives its connections and writes its ledger rows: nothing crosses
+        between processes but the ledger, and every core is used. This process meanwhile
+        reports the job's progress, which keeps its hold on the job.
+
+        A share that dies leaves its rows to this run (DeliveryRun.run releases them). If this
+        process dies, the shares die with it (_die_with_parent), as one process would have."""
+        context = _share_processes()
+        # Never written: a share sees the end of it when this process ends, however it ends.
+        lifeline, held = context.Pipe(duplex=False)
+        connections = _shared_out(smtp, count) if smtp else [None] * count
+        orders = [
+            _ShareOrder(
+                self.ctx.system.settings,
+                self.ctx.job,
+                self.ctx.claim,
+                f"{self.tag}/{number}",
+                composer,
+                share,
+                lifeline,
             )
-            for share in shares
+            for number, share in enumerate(connections, start=1)
         ]
+        processes = [
+            context.Process(target=_send_share, args=(order,), name=f"kirje-send-{order.tag}")
+            for order in orders
+        ]
+        for process in processes:
+            process.start()
+        lifeline.close()
+        try:
+            self._report_progress_until_done(processes)
+        finally:
+            for process in processes:
+                if process.is_alive():
+                    process.kill()
+                process.join()
+            held.close()
+        if any(process.exitcode == _LOST for process in processes):
+            raise JobLost(f"job {self.ctx.job.id} was taken from this worker")
+        for process in processes:
+            if process.exitcode:
+                logger.warning(
+                    "send process %s ended with exit code %s; its rows are sent from here",
+                    process.name,
+                    process.exitcode,
+                )
+
+    def _report_progress_until_done(self, processes: list[multiprocessing.process.BaseProcess]):
+        running = [process.sentinel for process in processes]
+        while running:
+            ended = multiprocessing.connection.wait(running, timeout=PROGRESS_SECONDS)
+            running = [sentinel for sentinel in running if sentinel not in ended]
+            with self.ctx.db.transaction() as conn:
+                counts = delivery_store.ledger_counts(conn, self.delivery_id)
+                done = counts.total - counts.pending - counts.claimed - counts.sending
+                self.ctx.commit_progress(conn, done=done)
+            self.recorded = done
+
+
+# A share process that found the job taken from its worker ends with this code.
+_LOST = 3
+# How often the job's progress is counted while share processes send.
+PROGRESS_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class _ShareOrder:
+    """What a share process is given (pickled): enough to open the database and send."""
+
+    settings: Settings
+    job: Job
+    claim: Claim
+    tag: str
+    composer: Composer
+    smtp: SmtpSettings | None
+    # The reading end of a pipe the job's process holds open (_die_with_parent).
+    lifeline: multiprocessing.connection.Connection
+
+
+def _share_processes() -> multiprocessing.context.BaseContext:
+    """Share processes are forked by a fork server that has imported Kirje once (started with
+    the first large delivery of this process): a process spawned afresh spends about 1.5 s of
+    CPU importing it. Forking the job's own process instead would copy its threads' locks and
+    its database connections."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def _send_share(order: _ShareOrder) -> None:
+    """The body of a share process."""
+    _die_with_parent(order.lifeline)
+    system = System.open(order.settings, pool_size=4)
+    try:
+        ctx = JobContext(order.job, system.for_account(order.job.account_id), system, order.claim)
+        _Share(ctx, order.tag, order.composer, order.smtp, reports_progress=False).send()
+    except JobLost:
+        sys.exit(_LOST)
+    finally:
+        system.close()
+
+
+def _die_with_parent(lifeline: multiprocessing.connection.Connection) -> None:
+    """Ends this process as soon as the job's process ends, so that a worker killed
+    mid-delivery takes its share processes with it (as one process would have gone, leaving
+    in doubt only what was in flight). The parent-death signal of Linux would not do: the
+    parent of a share is the fork server, which outlives the worker while shares live."""
+
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            lifeline.recv_bytes()
+        os._exit(_ORPHANED)
+
+    threading.Thread(target=watch, name="kirje-lifeline", daemon=True).start()
+
+
+# A share process whose job's process ended ends with this code.
+_ORPHANED = 4
+
+
+def _shared_out(smtp: SmtpSettings, parts: int) -> list[SmtpSettings]:
+    """The connections (and the rate with them) shared out into at most `parts` parts."""
+    parts = max(1, min(parts, smtp.concurrency))
+    total, rate = smtp.concurrency, smtp.rate_per_second
+    shares = [total // parts + (n < total % parts) for n in range(parts)]
+    return [
+        replace(smtp, concurrency=share, rate_per_second=rate * share / total if rate else None)
+        for share in shares
+    ]
+
+
+class _Share:
+    """One process's share of a delivery: lanes that claim rows under the share's tag, build
+    and send them, and record every outcome. The job's own process runs one (the whole delivery
+    when it is small; what is left after the share processes when it is large)."""
+
+    def __init__(
+        self,
+        ctx: JobContext,
+        tag: str,
+        composer: Composer,
+        smtp: SmtpSettings | None,
+        *,
+        recorded: int = 0,
+        reports_progress: bool = True,
+    ) -> None:
+        self.ctx = ctx
+        self.tag = tag
+        self.composer = composer
+        self.smtp = smtp
+        self.delivery_id = composer.delivery_id
+        self.account_id = composer.account_id
+        settings = ctx.system.settings
+        self.attempts = settings.send_attempts
+        self.first_retry = timedelta(seconds=settings.send_first_retry_seconds)
+        # Rows with a final outcome, for the job's progress (added to in the database thread).
+        self.recorded = recorded
+        self.reports_progress = reports_progress
+        self._counting = threading.Lock()
+
+    def send(self) -> None:
+        transport = (
+            SmtpPool(self.smtp)
+            if self.smtp
+            else transport_for(None, self.ctx.system.settings.data_dir)
+        )
+        lane = _Lane(self, self.composer, transport)
+        with asyncio.Runner() as runner:
+            try:
+                runner.run(lane.send())
+            finally:
+                runner.run(transport.close())
 
     def _count(self, recorded: int) -> None:
         with self._counting:
@@ -454,7 +554,10 @@ class DeliveryRun:
                 conn, self.delivery_id, self.tag, size, self.ctx.system.clock()
             )
             # Fenced: a run that lost the job claims nothing more.
-            self.ctx.commit_progress(conn, done=self.recorded)
+            if self.reports_progress:
+                self.ctx.commit_progress(conn, done=self.recorded)
+            else:
+                self.ctx.fence(conn)
         if not rows:
             return []
         with self.ctx.db.reading() as conn:
@@ -477,33 +580,30 @@ class DeliveryRun:
         self, answered: _AnsweredWave | None, built: list[_Built], failed: dict[int, str]
     ) -> set[int]:
         """One transaction: the outcomes of the lane's last wave, the rows of the next that
-        cannot be built, and the next wave marked in flight. Returns the rows so marked."""
-        sent_events: tuple[list[int], list[dict]] = ([], [])
+        cannot be built, and the next wave marked in flight. Returns the rows so marked.
+        Not fenced: what the SMTP server answered is a fact whoever holds the job now, and a
+        run that lost the job finds its rows released (none marked in flight)."""
         with self.ctx.db.transaction() as conn:
-            if answered is not None:
-                sent_events = self._record_in(conn, answered)
             now = self.ctx.system.clock()
+            sent = self._record_refusals(conn, answered, now) if answered else []
             for contact_id, reason in failed.items():
                 delivery_store.mark(
                     conn, self.delivery_id, [contact_id], RecipientState.FAILED, now, reply=reason
                 )
-            self._count(len(failed))
-            in_flight = delivery_store.mark_in_flight(
-                conn, self.delivery_id, [message.contact_id for message in built], self.tag
+            next_wave = [message.contact_id for message in built]
+            recorded = delivery_store.record_wave(
+                conn, self.account_id, self.delivery_id, sent, next_wave, self.tag, now
             )
-        hand_to_automations(self.ctx.system.triggers, *sent_events)
-        return in_flight
+        self._count(len(failed) + len(sent))
+        self._hand_to_automations(recorded.sent_events, now)
+        return recorded.in_flight
 
     def record(self, answered: _AnsweredWave) -> None:
-        with self.ctx.db.transaction() as conn:
-            sent_events = self._record_in(conn, answered)
-        hand_to_automations(self.ctx.system.triggers, *sent_events)
+        self.commit_wave(answered, [], {})
 
-    def _record_in(self, conn, answered: _AnsweredWave) -> tuple[list[int], list[dict]]:
-        """Writes every outcome of a wave, with a mailsent event per message sent (returned,
-        with their ids). Not fenced: what the SMTP server answered is a fact whoever holds the
-        job now."""
-        now = self.ctx.system.clock()
+    def _record_refusals(self, conn, answered: _AnsweredWave, now: datetime) -> list[int]:
+        """Writes the outcomes of a wave that are not `sent` (rare: each its own statement),
+        and returns the rows the server took."""
         sent: list[int] = []
         for index, message in enumerate(answered.messages):
             outcome = answered.outcomes.get(
@@ -515,8 +615,14 @@ class DeliveryRun:
                 continue
             delivery_store.mark(conn, self.delivery_id, [message.contact_id], state, now, **values)
             self._count(state is not RecipientState.PENDING)
-        delivery_store.mark_sent(conn, self.delivery_id, sent, now)
-        self._count(len(sent))
+        return sent
+
+    def _hand_to_automations(self, sent_events: list[tuple[int, int]], now: datetime) -> None:
+        """The mailsent events, after their commit, to the automation trigger point. (In a
+        share process that is the trigger point of that process's System.)"""
+        triggers = self.ctx.system.triggers
+        if not sent_events or not triggers.are_listened_to:
+            return
         data = {"delivery": self.delivery_id}
         rows = [
             event_store.event_row(
@@ -527,10 +633,9 @@ class DeliveryRun:
                 data=data,
                 delivery_id=self.delivery_id,
             )
-            for contact_id in sent
+            for _, contact_id in sent_events
         ]
-        # By COPY on PostgreSQL; the ids are for the automation trigger point, after the commit.
-        return event_store.append_returning_ids(conn, rows), rows
+        hand_to_automations(triggers, [id_ for id_, _ in sent_events], rows)
 
     def has_retries_left(self) -> bool:
         """Whether rows are still pending (temporary failures not due yet)."""

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections import Counter
 
+import pytest
 from sqlalchemy import select
 
 from kirje.domain.deliveries import DeliveryKind, Letter
@@ -33,8 +34,11 @@ def _states(services, delivery_id: int) -> dict[str, str]:
         return dict(rows.all())
 
 
+@pytest.mark.parametrize(
+    "processes", [1, 2], ids=["in-the-worker", "in-share-processes-that-die-with-it"]
+)
 def test_a_killed_sender_is_finished_by_another_without_doubles_or_gaps(
-    settings, system, tmp_path
+    settings, system, tmp_path, processes
 ) -> None:
     mine = settings.model_copy(update={"job_queue_name": f"send-{uuid.uuid4().hex[:8]}"})
     account = new_account(system)
@@ -52,7 +56,13 @@ def test_a_killed_sender_is_finished_by_another_without_doubles_or_gaps(
             # Slow enough that the kill lands mid-delivery.
             sink.delay(f"p{n}@example.com", 0.05)
         smtp = sink.url(starttls="false", concurrency=CONCURRENCY)
-        env = {"KIRJE_JOB_QUEUE_NAME": mine.job_queue_name, "KIRJE_SMTP_URL": smtp}
+        env = {
+            "KIRJE_JOB_QUEUE_NAME": mine.job_queue_name,
+            "KIRJE_SMTP_URL": smtp,
+            # Share processes (each with half the connections) whatever the delivery's size.
+            "KIRJE_SEND_PROCESSES": str(processes),
+            "KIRJE_SEND_PROCESSES_FROM": "0",
+        }
         # Through a system on the test's own queue, so that its worker gets the job at once.
         queued = System.open(mine)
         delivery = queued.for_account(account.account_id).deliveries.send(
@@ -66,6 +76,10 @@ def test_a_killed_sender_is_finished_by_another_without_doubles_or_gaps(
                 time.sleep(0.05)
             first.process.kill()
             first.process.wait(timeout=30)
+        # Nothing sends on after the kill: share processes went with the worker.
+        arrived = len(sink.messages)
+        time.sleep(1)
+        assert len(sink.messages) == arrived
         at_kill = _states(services, delivery.id)
         sent_at_kill = {email for email, state in at_kill.items() if state == "sent"}
         in_flight = {email for email, state in at_kill.items() if state == "sending"}

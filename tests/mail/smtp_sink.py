@@ -71,9 +71,16 @@ class _Controller(Controller):
 
 class SmtpSink:
     def __init__(
-        self, *, tls: Tls | None = None, credentials: tuple[str, str] | None = None
+        self,
+        *,
+        tls: Tls | None = None,
+        credentials: tuple[str, str] | None = None,
+        pipelining: bool = True,
     ) -> None:
         self._tls = tls
+        # Offered in EHLO, as Postfix and most servers do (aiosmtpd reads pipelined commands
+        # in order but does not say so by itself).
+        self.pipelining = pipelining
         self._credentials = credentials
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
@@ -233,6 +240,8 @@ class _Handler:
     ) -> list:
         session.host_name = hostname
         self._sink._greeted(server, session)
+        if self._sink.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses
 
     async def handle_RCPT(

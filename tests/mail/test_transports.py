@@ -36,9 +36,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as running:
+@pytest.fixture(params=[True, False], ids=["pipelining", "one-command-at-a-time"])
+def sink(request: pytest.FixtureRequest) -> Iterator[SmtpSink]:
+    # Every behaviour holds whether the server offers PIPELINING (the pool then sends MAIL,
+    # RCPT and DATA at once) or not.
+    with SmtpSink(pipelining=request.param) as running:
         yield running
 
 
@@ -103,6 +105,41 @@ async def test_many_messages_over_four_connections_arrive_once_each(sink: SmtpSi
     # Four connections carried all 120 messages, each connection many of them.
     assert sink.connections == 4
     assert {m.connection for m in sink.messages} == {1, 2, 3, 4}
+
+
+@pytest.mark.anyio
+async def test_with_pipelining_mail_rcpt_and_data_go_out_at_once() -> None:
+    # A server that answers nothing of a transaction before its MAIL, RCPT and DATA have all
+    # arrived: a client that waited for each reply would stall there until its timeout.
+    transactions: list[list[bytes]] = []
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 strict ESMTP\r\n")
+        await reader.readline()
+        writer.write(b"250-strict\r\n250-PIPELINING\r\n250 SIZE 1000000\r\n")
+        while (first := await reader.readline()) and not first.startswith(b"QUIT"):
+            group = [first, await reader.readline(), await reader.readline()]
+            writer.write(b"250 sender ok\r\n250 recipient ok\r\n354 go ahead\r\n")
+            await reader.readuntil(b"\r\n.\r\n")
+            writer.write(b"250 queued\r\n")
+            transactions.append(group)
+        writer.write(b"221 bye\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool = SmtpPool(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}?starttls=false&timeout=2"))
+    try:
+        outcomes = await send(pool, [to(f"p{n}@example.test") for n in range(3)])
+    finally:
+        await pool.close()
+        server.close()
+
+    assert [(outcome.status, outcome.text) for outcome in outcomes] == [(Status.SENT, "queued")] * 3
+    assert sorted(group[1] for group in transactions) == [
+        f"RCPT TO:<p{n}@example.test>\r\n".encode() for n in range(3)
+    ]
+    assert {group[0].split(b" ")[0] + group[2] for group in transactions} == {b"MAIL" + b"DATA\r\n"}
 
 
 @pytest.mark.anyio

@@ -198,20 +198,24 @@ def test_a_contact_banned_after_the_audience_was_expanded_is_not_mailed(
     system.close()
 
 
-def test_a_large_delivery_is_built_in_processes_signed_and_each_mailed_once(
-    settings, account, sink, monkeypatch
+# Enough that the second share process is up before the first has sent them all.
+SHARED_RECIPIENTS = 150
+
+
+def test_a_large_delivery_is_sent_by_share_processes_signed_and_each_mailed_once(
+    settings, account, sink
 ) -> None:
-    # Build processes are for deliveries of thousands; the threshold is lowered so that a
+    # Share processes are for deliveries of thousands; the threshold is lowered so that a
     # few dozen take the same path.
-    monkeypatch.setattr("kirje.mail.sending.PROCESSES_FROM", 0)
-    system = sending_system(settings, sink)
+    shared = settings.model_copy(update={"send_processes": 2, "send_processes_from": 0})
+    system = sending_system(shared, sink)
     services = system.for_account(account.account_id)
     list_id = services.lists.create("Kaikki")
     members = [
         services.contacts.create(
             email=f"p{n}@example.com", sms=None, properties={"firstname": f"Nimi{n}"}
         )
-        for n in range(40)
+        for n in range(SHARED_RECIPIENTS)
     ]
     services.lists.join(list_id, members)
     txt = with_dkim(system, account.account_id, "shop.example")
@@ -222,13 +226,23 @@ def test_a_large_delivery_is_built_in_processes_signed_and_each_mailed_once(
     run_here(system, delivery.job_id)
 
     received = sorted(recipient for m in sink.messages for recipient in m.recipients)
-    assert received == sorted(f"p{n}@example.com" for n in range(40))
+    assert received == sorted(f"p{n}@example.com" for n in range(SHARED_RECIPIENTS))
     for message in sink.messages:
         assert dkim.verify(message.content, dnsfunc=lambda name, timeout=5: txt.encode())
         parsed = email.message_from_bytes(message.content, policy=policy.default)
         number = message.recipients[0].removeprefix("p").removesuffix("@example.com")
         assert parsed["Subject"] == f"Hei Nimi{number}"
     assert set(ledger(system, delivery.id).values()) == {"sent"}
+    # Both share processes sent (each under its own tag), none of the rows in the job's own.
+    with system.db.reading() as conn:
+        holders = set(
+            conn.execute(
+                select(delivery_recipients.c.claimed_by).where(
+                    delivery_recipients.c.delivery_id == delivery.id
+                )
+            ).scalars()
+        )
+    assert {holder.rpartition("/")[2] for holder in holders} == {"1", "2"}
     system.close()
 
 
