@@ -289,9 +289,14 @@ class DeliveryRun:
             self.ctx.commit_progress(conn, done=self.recorded, total=counts.total)
         if self.left > STALE_ROWS:
             # The ledger rows were written just now, in bulk: without fresh statistics the
-            # planner takes the ledger for small and claims by scanning it.
+            # planner takes the ledger for small and claims by scanning it. The contacts too,
+            # if they changed by half since their last statistics (loaded in bulk, autovacuum
+            # off or late): each claim reads the claimed contacts' properties, and a planner
+            # that takes an account for small reads all of its contacts to find them.
             with self.ctx.db.transaction() as conn:
-                refresh_statistics(conn, ("delivery_recipients",), always=("delivery_recipients",))
+                refresh_statistics(
+                    conn, ("contacts", "delivery_recipients"), always=("delivery_recipients",)
+                )
         return delivery
 
     def _release_rows_of_others(self, conn, resends_unknown: bool) -> None:
@@ -527,6 +532,8 @@ class _Share:
         # Rows with a final outcome, for the job's progress (added to in the database thread).
         self.recorded = recorded
         self.reports_progress = reports_progress
+        # Where the next claim starts (delivery_store.claim_batch).
+        self.claimed_up_to = 0
         self._counting = threading.Lock()
 
     def send(self) -> None:
@@ -550,9 +557,17 @@ class _Share:
         """Claims the next few waves at once (a claimed row is not in doubt after a crash: it
         goes back to pending), with the values each message is rendered from."""
         with self.ctx.db.transaction() as conn:
+            now = self.ctx.system.clock()
             rows = delivery_store.claim_batch(
-                conn, self.delivery_id, self.tag, size, self.ctx.system.clock()
+                conn, self.delivery_id, self.tag, size, now, after=self.claimed_up_to
             )
+            if not rows and self.claimed_up_to:
+                # The pass reached the end: from the start again, for retries now due and
+                # rows a dead share left.
+                self.claimed_up_to = 0
+                rows = delivery_store.claim_batch(conn, self.delivery_id, self.tag, size, now)
+            if rows:
+                self.claimed_up_to = max(row.contact_id for row in rows)
             # Fenced: a run that lost the job claims nothing more.
             if self.reports_progress:
                 self.ctx.commit_progress(conn, done=self.recorded)
