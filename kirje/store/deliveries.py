@@ -11,16 +11,21 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
+    any_,
+    bindparam,
+    cast,
     delete,
     distinct,
     exists,
     func,
     insert,
     literal,
+    null,
     select,
     union,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
@@ -305,38 +310,75 @@ def record_wave(
         ids = event_store.append_returning_ids(conn, rows)
         in_flight = mark_in_flight(conn, delivery_id, next_wave, worker)
         return RecordedWave(list(zip(ids, sent, strict=True)), in_flight)
-    marked_sent = (
-        _marking_sent(conn, delivery_id, sent, now)
-        .returning(ledger.c.contact_id)
-        .cte("marked_sent")
-    )
-    event = _sent_event(account_id, delivery_id, None, now)
-    written = (
-        insert(events)
-        .from_select(
-            ["account_id", "contact_id", "type", "at", "data", "delivery_id"],
-            select(
-                literal(account_id, Id),
-                marked_sent.c.contact_id,
-                literal(event["type"]),
-                literal(now, UtcDateTime),
-                literal(event["data"], JsonDocument),
-                literal(delivery_id, Id),
-            ),
-        )
-        .returning(events.c.id, events.c.contact_id)
-        .cte("written")
-    )
-    handed_over = _marking_in_flight(conn, delivery_id, next_wave, worker).cte("handed_over")
     rows = conn.execute(
-        select(written.c.id, written.c.contact_id).union_all(
-            select(literal(None, Id), handed_over.c.contact_id)
-        )
+        _RECORD_WAVE,
+        {
+            "wave_account": account_id,
+            "wave_delivery": delivery_id,
+            "wave_sent": list(sent),
+            "wave_next": list(next_wave),
+            "wave_worker": worker,
+            "wave_now": now,
+            "wave_data": {"delivery": delivery_id},
+        },
     ).all()
     return RecordedWave(
         [(id_, contact_id) for id_, contact_id in rows if id_ is not None],
         {contact_id for id_, contact_id in rows if id_ is None},
     )
+
+
+def _record_wave_statement():
+    """record_wave's statement on PostgreSQL, built once with its parameters bound by name:
+    building it per wave (and computing its cache key) cost a twentieth of a sender's CPU.
+    (No parameter is named as a column: SQLAlchemy would take it for a value to SET.)"""
+    delivery_id = bindparam("wave_delivery", type_=Id)
+    now = bindparam("wave_now", type_=UtcDateTime)
+    marked_sent = (
+        update(ledger)
+        .where(
+            ledger.c.delivery_id == delivery_id,
+            ledger.c.contact_id == any_(bindparam("wave_sent", type_=_CONTACT_IDS)),
+        )
+        .values(state=State.SENT, sent_at=now, reply=null())
+        .returning(ledger.c.contact_id)
+        .cte("marked_sent")
+    )
+    written = (
+        insert(events)
+        .from_select(
+            ["account_id", "contact_id", "type", "at", "data", "delivery_id"],
+            select(
+                bindparam("wave_account", type_=Id),
+                marked_sent.c.contact_id,
+                literal(EventType.MAIL_SENT.value),
+                now,
+                bindparam("wave_data", type_=JsonDocument),
+                delivery_id,
+            ),
+        )
+        .returning(events.c.id, events.c.contact_id)
+        .cte("written")
+    )
+    handed_over = (
+        update(ledger)
+        .where(
+            ledger.c.delivery_id == delivery_id,
+            ledger.c.contact_id == any_(bindparam("wave_next", type_=_CONTACT_IDS)),
+            ledger.c.state == State.CLAIMED,
+            ledger.c.claimed_by == bindparam("wave_worker"),
+        )
+        .values(state=State.SENDING)
+        .returning(ledger.c.contact_id)
+        .cte("handed_over")
+    )
+    return select(written.c.id, written.c.contact_id).union_all(
+        select(cast(null(), Id), handed_over.c.contact_id)
+    )
+
+
+_CONTACT_IDS = ARRAY(Id)
+_RECORD_WAVE = _record_wave_statement()
 
 
 def _sent_event(account_id: int, delivery_id: int, contact_id: int | None, now: datetime) -> dict:
