@@ -184,7 +184,7 @@ class _Lane:
         while True:
             if upcoming is None:
                 if answered is not None:
-                    run.record(answered)
+                    await run.record(answered)
                     answered = None
                 if not run.has_retries_left():
                     return
@@ -192,14 +192,18 @@ class _Lane:
                 upcoming = await self._next_wave()
                 continue
             # The last wave's outcomes wait for the next wave's build: one commit for both
-            # halves the commits, which bound a lane's pace.
-            built, failed = upcoming
-            in_flight = run.commit_wave(answered, built, failed)
-            # Rows cancelled meanwhile were not marked: they are not sent.
-            wave = [message for message in built if message.contact_id in in_flight]
-            sending = asyncio.create_task(self._send_wave(wave))
+            # halves the commits, which bound a lane's pace. The wave after is built while
+            # this one is committed and sent.
+            sending = asyncio.create_task(self._commit_and_send(answered, *upcoming))
             upcoming = await self._next_wave()
             answered = await sending
+
+    async def _commit_and_send(
+        self, answered: _AnsweredWave | None, built: list[_Built], failed: dict[int, str]
+    ) -> _AnsweredWave:
+        in_flight = await self.run.commit_wave(answered, built, failed)
+        # Rows cancelled meanwhile were not marked: they are not sent.
+        return await self._send_wave([m for m in built if m.contact_id in in_flight])
 
     async def _send_wave(self, wave: list[_Built]) -> _AnsweredWave:
         outcomes: dict[int, Outcome] = {}
@@ -588,14 +592,17 @@ class _Share:
             for row in rows
         ]
 
-    def commit_wave(
+    async def commit_wave(
         self, answered: _AnsweredWave | None, built: list[_Built], failed: dict[int, str]
     ) -> set[int]:
         """One transaction: the outcomes of the lane's last wave, the rows of the next that
         cannot be built, and the next wave marked in flight. Returns the rows so marked.
         Not fenced: what the SMTP server answered is a fact whoever holds the job now, and a
-        run that lost the job finds its rows released (none marked in flight)."""
-        with self.ctx.db.transaction() as conn:
+        run that lost the job finds its rows released (none marked in flight).
+
+        The statements run on the event loop; the commit, which waits for the disk, in a
+        thread, while the loop builds the next wave."""
+        with self.ctx.db.committed_by_caller() as (conn, commit):
             now = self.ctx.system.clock()
             sent = self._record_refusals(conn, answered, now) if answered else []
             for contact_id, reason in failed.items():
@@ -606,12 +613,13 @@ class _Share:
             wave = delivery_store.record_wave(
                 conn, self.account_id, self.delivery_id, sent, next_wave, self.tag, now
             )
+            await asyncio.to_thread(commit)
         self.recorded += len(failed) + len(sent)
         self._hand_to_automations(wave.sent_events, now)
         return wave.in_flight
 
-    def record(self, answered: _AnsweredWave) -> None:
-        self.commit_wave(answered, [], {})
+    async def record(self, answered: _AnsweredWave) -> None:
+        await self.commit_wave(answered, [], {})
 
     def _record_refusals(self, conn, answered: _AnsweredWave, now: datetime) -> list[int]:
         """Writes the outcomes of a wave that are not `sent` (rare: each its own statement),

@@ -358,6 +358,8 @@ class _Replies(asyncio.Protocol):
         self._buffer = bytearray()
         self._replies: deque[tuple[int, str]] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        # How many replies the waiter waits for.
+        self._wanted = 1
         self.lost: BaseException | None = None
 
     def data_received(self, data: bytes) -> None:
@@ -381,18 +383,27 @@ class _Replies(asyncio.Protocol):
         return False
 
     async def reply(self) -> tuple[int, str]:
-        """The next reply; raises OSError (or a protocol error) once the connection is gone
-        and every reply that came before it was read."""
-        while not self._replies:
+        """The next reply; raises ConnectionError once the connection is gone and every
+        reply that came before it was read."""
+        return (await self.replies(1))[0]
+
+    async def replies(self, count: int) -> list[tuple[int, str]]:
+        """The next `count` replies, waited for together (one wake-up for a pipelined group
+        rather than one per reply)."""
+        while len(self._replies) < count:
             if self.lost is not None:
                 raise ConnectionError(str(self.lost) or type(self.lost).__name__)
+            self._wanted = count
             self._waiter = asyncio.get_running_loop().create_future()
             await self._waiter
-        return self._replies.popleft()
+        return [self._replies.popleft() for _ in range(count)]
 
     def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if len(self._replies) >= self._wanted or self.lost is not None:
+            waiter.set_result(None)
 
     def _take_reply(self) -> tuple[int, str] | None:
         buffer, offset, lines = self._buffer, 0, []
@@ -672,7 +683,7 @@ class SmtpPool:
         else one by one, stopping early (as if refused) once MAIL or every RCPT is refused."""
         if "pipelining" in connection.extensions:
             connection.write(b"".join(command + b"\r\n" for command in commands))
-            return [await connection.replies.reply() for _ in commands]
+            return await connection.replies.replies(len(commands))
         replies = [await connection.command(commands[0] + b"\r\n")]
         if 200 <= replies[0][0] < 300:
             for command in commands[1:-1]:

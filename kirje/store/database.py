@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -77,6 +77,15 @@ class Database:
     def transaction(self) -> Iterator[Connection]:
         with self.engine.begin() as connection:
             yield connection
+
+    @contextmanager
+    def committed_by_caller(self) -> Iterator[tuple[Connection, Callable[[], None]]]:
+        """A transaction and the function that commits it, for a caller that waits for the
+        commit elsewhere (in a thread, while its event loop goes on). Rolled back if the
+        block ends without it."""
+        with self.engine.connect() as connection:
+            transaction = connection.begin()
+            yield connection, transaction.commit
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
