@@ -448,7 +448,7 @@ def bounces(
         raise typer.BadParameter("give exactly one of --maildir, --listen")
     system = _system()
     try:
-        taker = Bounces(system.db, system.clock)
+        taker = Bounces(system.db, system.clock, system.triggers)
         if maildir is not None:
             _take_maildir_bounces(taker, maildir)
         else:

@@ -19,7 +19,9 @@ from kirje.domain.deliveries import RecipientState
 from kirje.domain.events import EventType
 from kirje.mail.bounces import Failure, parse_bounce
 from kirje.mail.mime import ascii_address
+from kirje.services.automation_triggers import AutomationTriggers
 from kirje.services.base import Clock, utc_now
+from kirje.services.mail_tracking import hand_to_automations
 from kirje.store import bounces as bounce_store
 from kirje.store import contacts as contact_store
 from kirje.store import deliveries as delivery_store
@@ -46,9 +48,16 @@ class TakenBounce:
 
 
 class Bounces:
-    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock = utc_now,
+        triggers: AutomationTriggers | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
+        # Where each mailbounce event goes once committed, as every other mail event does.
+        self.triggers = triggers
 
     def take(self, raw: bytes, envelope_recipients: Sequence[str] | None = None) -> TakenBounce:
         """Records one bounce message: a mailbounce event for the contact, and for a hard
@@ -69,7 +78,9 @@ class Bounces:
             kind = BounceOutcome.HARD if failure.is_hard else BounceOutcome.SOFT
             if bounce_store.bounce_recorded(conn, row.account_id, contact_id, delivery_id, kind):
                 return TakenBounce(BounceOutcome.DUPLICATE, delivery_id, contact_id, failure)
-            self._record(conn, row.account_id, delivery_id, contact_id, failure, kind)
+            recorded = self._record(conn, row.account_id, delivery_id, contact_id, failure, kind)
+        if self.triggers is not None:
+            hand_to_automations(self.triggers, *recorded)
         return TakenBounce(kind, delivery_id, contact_id, failure)
 
     def _record(
@@ -80,7 +91,8 @@ class Bounces:
         contact_id: int,
         failure: Failure,
         kind: BounceOutcome,
-    ) -> None:
+    ) -> tuple[list[int], list[dict]]:
+        """Writes the bounce; returns its event's id and row, for the trigger point."""
         now = self.clock()
         data = {
             "delivery": delivery_id,
@@ -88,25 +100,24 @@ class Bounces:
             "status": failure.status,
             "diagnostic": failure.diagnostic,
         }
-        event_store.append_events(
-            conn,
-            [
-                event_store.event_row(
-                    account_id,
-                    contact_id,
-                    EventType.MAIL_BOUNCE,
-                    now,
-                    data=data,
-                    delivery_id=delivery_id,
-                )
-            ],
-        )
+        rows = [
+            event_store.event_row(
+                account_id,
+                contact_id,
+                EventType.MAIL_BOUNCE,
+                now,
+                data=data,
+                delivery_id=delivery_id,
+            )
+        ]
+        ids = event_store.append_returning_ids(conn, rows)
         if kind is BounceOutcome.HARD:
             _suppress(conn, account_id, contact_id, now)
             reply = f"bounce: {failure.diagnostic or failure.status or 'permanent failure'}"
             delivery_store.mark(
                 conn, delivery_id, [contact_id], RecipientState.FAILED, now, reply=reply
             )
+        return ids, rows
 
 
 def _suppress(conn: Connection, account_id: int, contact_id: int, now: datetime) -> None:

@@ -131,6 +131,21 @@ def test_the_same_bounce_twice_is_recorded_once(services, bounces, mailed) -> No
     assert [len(events) for events in recorded[2]] == [1, 1]
 
 
+def test_each_bounce_recorded_reaches_the_automation_trigger_point(
+    system, services, mailed
+) -> None:
+    arrived = []
+    system.triggers.register(
+        lambda account_id, events_: arrived.extend(
+            (account_id, e.contact_id, e.verb, e.items["kind"]) for e in events_
+        )
+    )
+    bounces = Bounces(system.db, triggers=system.triggers)
+    hard = dsn("aino@example.com", mailed.delivery_id, mailed.aino)
+    assert [bounces.take(hard).outcome, bounces.take(hard).outcome] == ["hard", "duplicate"]
+    assert arrived == [(services.scope.account_id, mailed.aino, "mailbounce", "hard")]
+
+
 def test_a_soft_bounce_and_then_a_hard_one_are_both_recorded(services, bounces, mailed) -> None:
     bounces.take(mailbox_full("aino@example.com", mailed.delivery_id, mailed.aino))
     bounces.take(dsn("aino@example.com", mailed.delivery_id, mailed.aino))
