@@ -100,3 +100,59 @@ def test_a_killed_sender_is_finished_by_another_without_doubles_or_gaps(
     assert all(received[email] == 1 for email, state in final.items() if state == "sent")
     assert max(received.values()) == 1  # nobody twice
     assert set(final) == {f"p{n}@example.com" for n in range(RECIPIENTS)}  # nobody left out
+
+
+@pytest.mark.parametrize("processes", [1, 2], ids=["in-the-worker", "in-share-processes"])
+def test_a_delivery_cancelled_mid_send_stops_and_nobody_else_is_mailed(
+    settings, system, tmp_path, processes
+) -> None:
+    mine = settings.model_copy(update={"job_queue_name": f"cancel-{uuid.uuid4().hex[:8]}"})
+    account = new_account(system)
+    services = system.for_account(account.account_id)
+    list_id = services.lists.create("Kaikki")
+    people = [
+        services.contacts.create(email=f"c{n}@example.com", sms=None) for n in range(RECIPIENTS)
+    ]
+    services.lists.join(list_id, people)
+    draft = services.messages.create(
+        MessageContent(subject="Uutiset", html="<p>Hei</p>", from_email="news@shop.example")
+    )
+    with SmtpSink() as sink:
+        for n in range(RECIPIENTS):
+            sink.delay(f"c{n}@example.com", 0.05)
+        env = {
+            "KIRJE_JOB_QUEUE_NAME": mine.job_queue_name,
+            "KIRJE_SMTP_URL": sink.url(starttls="false", concurrency=CONCURRENCY),
+            "KIRJE_SEND_PROCESSES": str(processes),
+            "KIRJE_SEND_PROCESSES_FROM": "0",
+        }
+        queued = System.open(mine)
+        delivery = queued.for_account(account.account_id).deliveries.send(
+            DeliveryKind.BATCH, Letter(draft.id), list_ids=[list_id]
+        )
+        queued.close()
+        with job_worker(mine, tmp_path, **env) as worker:
+            deadline = time.monotonic() + 60
+            while Counter(_states(services, delivery.id).values())["sent"] < RECIPIENTS // 6:
+                assert time.monotonic() < deadline and worker.process.poll() is None
+                time.sleep(0.05)
+            services.deliveries.cancel(delivery.id)
+            at_cancel = _states(services, delivery.id)
+            job = wait_for_job(
+                services, delivery.job_id, lambda j: j.is_finished, seconds=60, worker=worker
+            )
+            received = Counter(m.recipients[0] for m in sink.messages)
+
+    assert job.state is JobState.DONE
+    assert services.deliveries.get(delivery.id).state == "cancelled"
+    final = _states(services, delivery.id)
+    counts = Counter(final.values())
+    assert set(counts) == {"sent", "cancelled"}
+    # Only what was in flight at the cancel went out after it.
+    in_flight = {email for email, state in at_cancel.items() if state == "sending"}
+    sent_at_cancel = {email for email, state in at_cancel.items() if state == "sent"}
+    sent = {email for email, state in final.items() if state == "sent"}
+    assert sent_at_cancel <= sent <= sent_at_cancel | in_flight
+    assert len(in_flight) <= CONCURRENCY and counts["cancelled"] >= RECIPIENTS // 2
+    # Each sent row was mailed once; no cancelled row was mailed at all.
+    assert received == Counter(sent)
