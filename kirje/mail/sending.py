@@ -18,7 +18,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
-import secrets
+import random
 import sys
 import threading
 from dataclasses import dataclass, replace
@@ -103,7 +103,7 @@ class Composer:
                 subject=rendered.subject,
                 html=rendered.html,
                 text=rendered.text,
-                message_id=f"<d{self.delivery_id}.c{contact_id}.{secrets.token_hex(6)}@{self.sending_domain}>",
+                message_id=self.message_id(contact_id),
                 return_path=self.return_path(contact_id),
                 feedback_id=f"{self.delivery_id}:{self.account_id}:kirje",
                 # None unless the public URL is https: one-click unsubscribe requires it.
@@ -112,6 +112,12 @@ class Composer:
             )
         )
         return sign(message, self.dkim) if self.dkim is not None else message
+
+    def message_id(self, contact_id: int) -> str:
+        # Unique, not secret: delivery and contact name the message, the random part tells
+        # a resend from the first try.
+        token = random.getrandbits(48)
+        return f"<d{self.delivery_id}.c{contact_id}.{token:012x}@{self.sending_domain}>"
 
     def return_path(self, contact_id: int) -> str:
         """The per-recipient VERP address bounces come back to."""
