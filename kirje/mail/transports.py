@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import aiosmtplib
@@ -613,8 +613,9 @@ class SmtpPool:
         except BaseException:
             smtp.close()
             raise
-        transport = smtp.transport
-        if not isinstance(transport, asyncio.Transport) or transport.is_closing():
+        # Any transport of the loop's (uvloop's are no asyncio.Transport subclasses).
+        transport = cast(asyncio.Transport, smtp.transport)
+        if transport is None or transport.is_closing():
             smtp.close()
             raise aiosmtplib.SMTPServerDisconnected("the connection closed while it opened")
         replies = _Replies()

@@ -31,9 +31,13 @@ from tests.mail.smtp_sink import SmtpSink
 SENDER = "bounces@kirje.test"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+@pytest.fixture(
+    params=[("asyncio", {}), ("asyncio", {"use_uvloop": True})], ids=["asyncio", "uvloop"]
+)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict]:
+    # The pool works on uvloop too (the loop `kirje serve` runs on), whose transports are no
+    # asyncio.Transport subclasses.
+    return request.param
 
 
 @pytest.fixture(params=[True, False], ids=["pipelining", "one-command-at-a-time"])
