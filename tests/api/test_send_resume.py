@@ -1,45 +1,69 @@
-"""A worker killed with SIGKILL in the middle of a delivery: another worker finishes it, nobody
-the ledger recorded as sent is mailed again, nobody is left out, and only the messages that were
-in flight at the kill (never more than the SMTP concurrency) are left in doubt."""
+"""A delivery stopped in the middle by a real worker's death or by a cancel.
+
+A worker killed with SIGKILL: another worker finishes the delivery, nobody the ledger recorded as
+sent is mailed again, nobody is left out, and only the messages that were in flight at the kill
+(never more than the SMTP concurrency) are left in doubt. A delivery cancelled: only what was in
+flight goes out after the cancel. Both hold whether the worker sends itself or in share
+processes."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import select
 
-from kirje.domain.deliveries import DeliveryKind, Letter
+from kirje.domain.deliveries import Delivery, DeliveryKind, Letter
 from kirje.domain.jobs import JobState
 from kirje.domain.messages import MessageContent
+from kirje.services.account_services import AccountServices
 from kirje.services.system import System
+from kirje.settings import Settings
 from kirje.store.schema import delivery_recipients
 from tests.conftest import new_account
-from tests.jobs.workers import job_worker, wait_for_job
+from tests.jobs.workers import Worker, job_worker, wait_for_job
 from tests.mail.smtp_sink import SmtpSink
 
 RECIPIENTS = 240
 CONCURRENCY = 4
+SENDERS = pytest.mark.parametrize("processes", [1, 2], ids=["in-the-worker", "in-share-processes"])
 
 
-def _states(services, delivery_id: int) -> dict[str, str]:
-    with services.scope.db.reading() as conn:
-        rows = conn.execute(
-            select(delivery_recipients.c.email, delivery_recipients.c.state).where(
-                delivery_recipients.c.delivery_id == delivery_id
+@dataclass
+class SlowDelivery:
+    services: AccountServices
+    delivery: Delivery
+    sink: SmtpSink
+    # Settings on the test's own job queue, and the worker's environment.
+    settings: Settings
+    env: dict[str, str]
+
+    def states(self) -> dict[str, str]:
+        with self.services.scope.db.reading() as conn:
+            rows = conn.execute(
+                select(delivery_recipients.c.email, delivery_recipients.c.state).where(
+                    delivery_recipients.c.delivery_id == self.delivery.id
+                )
             )
-        )
-        return dict(rows.all())
+            return dict(rows.all())
+
+    def wait_until_a_sixth_is_sent(self, worker: Worker) -> None:
+        deadline = time.monotonic() + 60
+        while Counter(self.states().values())["sent"] < RECIPIENTS // 6:
+            assert time.monotonic() < deadline and worker.process.poll() is None
+            time.sleep(0.05)
 
 
-@pytest.mark.parametrize(
-    "processes", [1, 2], ids=["in-the-worker", "in-share-processes-that-die-with-it"]
-)
-def test_a_killed_sender_is_finished_by_another_without_doubles_or_gaps(
-    settings, system, tmp_path, processes
-) -> None:
+@contextmanager
+def slow_delivery(settings: Settings, system: System, processes: int) -> Iterator[SlowDelivery]:
+    """A newsletter to RECIPIENTS members, queued for a worker that sends it over a sink slow
+    enough to stop it midway: in share processes (each with half the connections) whatever
+    the delivery's size, or in the worker's own process."""
     mine = settings.model_copy(update={"job_queue_name": f"send-{uuid.uuid4().hex[:8]}"})
     account = new_account(system)
     services = system.for_account(account.account_id)
@@ -53,13 +77,10 @@ def test_a_killed_sender_is_finished_by_another_without_doubles_or_gaps(
     )
     with SmtpSink() as sink:
         for n in range(RECIPIENTS):
-            # Slow enough that the kill lands mid-delivery.
             sink.delay(f"p{n}@example.com", 0.05)
-        smtp = sink.url(starttls="false", concurrency=CONCURRENCY)
         env = {
             "KIRJE_JOB_QUEUE_NAME": mine.job_queue_name,
-            "KIRJE_SMTP_URL": smtp,
-            # Share processes (each with half the connections) whatever the delivery's size.
+            "KIRJE_SMTP_URL": sink.url(starttls="false", concurrency=CONCURRENCY),
             "KIRJE_SEND_PROCESSES": str(processes),
             "KIRJE_SEND_PROCESSES_FROM": "0",
         }
@@ -69,30 +90,39 @@ def test_a_killed_sender_is_finished_by_another_without_doubles_or_gaps(
             DeliveryKind.BATCH, Letter(draft.id), list_ids=[list_id]
         )
         queued.close()
-        with job_worker(mine, tmp_path, **env) as first:
-            deadline = time.monotonic() + 60
-            while Counter(_states(services, delivery.id).values())["sent"] < RECIPIENTS // 6:
-                assert time.monotonic() < deadline and first.process.poll() is None
-                time.sleep(0.05)
+        yield SlowDelivery(services, delivery, sink, mine, env)
+
+
+@SENDERS
+def test_a_killed_sender_is_finished_by_another_without_doubles_or_gaps(
+    settings, system, tmp_path, processes
+) -> None:
+    with slow_delivery(settings, system, processes) as slow:
+        with job_worker(slow.settings, tmp_path, **slow.env) as first:
+            slow.wait_until_a_sixth_is_sent(first)
             first.process.kill()
             first.process.wait(timeout=30)
         # Nothing sends on after the kill: share processes went with the worker.
-        arrived = len(sink.messages)
+        arrived = len(slow.sink.messages)
         time.sleep(1)
-        assert len(sink.messages) == arrived
-        at_kill = _states(services, delivery.id)
+        assert len(slow.sink.messages) == arrived
+        at_kill = slow.states()
         sent_at_kill = {email for email, state in at_kill.items() if state == "sent"}
         in_flight = {email for email, state in at_kill.items() if state == "sending"}
         assert 0 < len(sent_at_kill) < RECIPIENTS and len(in_flight) <= CONCURRENCY
 
-        with job_worker(mine, tmp_path, **env) as second:
+        with job_worker(slow.settings, tmp_path, **slow.env) as second:
             job = wait_for_job(
-                services, delivery.job_id, lambda j: j.is_finished, seconds=120, worker=second
+                slow.services,
+                slow.delivery.job_id,
+                lambda j: j.is_finished,
+                seconds=120,
+                worker=second,
             )
         assert job.state is JobState.DONE and job.attempts >= 2
 
-        final = _states(services, delivery.id)
-        received = Counter(m.recipients[0] for m in sink.messages)
+        final = slow.states()
+        received = Counter(m.recipients[0] for m in slow.sink.messages)
     counts = Counter(final.values())
     assert counts["pending"] == counts["claimed"] == counts["sending"] == counts["failed"] == 0
     unknown = {email for email, state in final.items() if state == "unknown"}
@@ -102,50 +132,25 @@ def test_a_killed_sender_is_finished_by_another_without_doubles_or_gaps(
     assert set(final) == {f"p{n}@example.com" for n in range(RECIPIENTS)}  # nobody left out
 
 
-@pytest.mark.parametrize("processes", [1, 2], ids=["in-the-worker", "in-share-processes"])
+@SENDERS
 def test_a_delivery_cancelled_mid_send_stops_and_nobody_else_is_mailed(
     settings, system, tmp_path, processes
 ) -> None:
-    mine = settings.model_copy(update={"job_queue_name": f"cancel-{uuid.uuid4().hex[:8]}"})
-    account = new_account(system)
-    services = system.for_account(account.account_id)
-    list_id = services.lists.create("Kaikki")
-    people = [
-        services.contacts.create(email=f"c{n}@example.com", sms=None) for n in range(RECIPIENTS)
-    ]
-    services.lists.join(list_id, people)
-    draft = services.messages.create(
-        MessageContent(subject="Uutiset", html="<p>Hei</p>", from_email="news@shop.example")
-    )
-    with SmtpSink() as sink:
-        for n in range(RECIPIENTS):
-            sink.delay(f"c{n}@example.com", 0.05)
-        env = {
-            "KIRJE_JOB_QUEUE_NAME": mine.job_queue_name,
-            "KIRJE_SMTP_URL": sink.url(starttls="false", concurrency=CONCURRENCY),
-            "KIRJE_SEND_PROCESSES": str(processes),
-            "KIRJE_SEND_PROCESSES_FROM": "0",
-        }
-        queued = System.open(mine)
-        delivery = queued.for_account(account.account_id).deliveries.send(
-            DeliveryKind.BATCH, Letter(draft.id), list_ids=[list_id]
+    with (
+        slow_delivery(settings, system, processes) as slow,
+        job_worker(slow.settings, tmp_path, **slow.env) as worker,
+    ):
+        slow.wait_until_a_sixth_is_sent(worker)
+        slow.services.deliveries.cancel(slow.delivery.id)
+        at_cancel = slow.states()
+        job = wait_for_job(
+            slow.services, slow.delivery.job_id, lambda j: j.is_finished, seconds=60, worker=worker
         )
-        queued.close()
-        with job_worker(mine, tmp_path, **env) as worker:
-            deadline = time.monotonic() + 60
-            while Counter(_states(services, delivery.id).values())["sent"] < RECIPIENTS // 6:
-                assert time.monotonic() < deadline and worker.process.poll() is None
-                time.sleep(0.05)
-            services.deliveries.cancel(delivery.id)
-            at_cancel = _states(services, delivery.id)
-            job = wait_for_job(
-                services, delivery.job_id, lambda j: j.is_finished, seconds=60, worker=worker
-            )
-            received = Counter(m.recipients[0] for m in sink.messages)
+        received = Counter(m.recipients[0] for m in slow.sink.messages)
 
     assert job.state is JobState.DONE
-    assert services.deliveries.get(delivery.id).state == "cancelled"
-    final = _states(services, delivery.id)
+    assert slow.services.deliveries.get(slow.delivery.id).state == "cancelled"
+    final = slow.states()
     counts = Counter(final.values())
     assert set(counts) == {"sent", "cancelled"}
     # Only what was in flight at the cancel went out after it.
