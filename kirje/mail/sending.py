@@ -8,6 +8,9 @@ flight then: never more than the transport's concurrency. A later run of the job
 worker, after the lease) puts the rows a dead run had claimed but not handed over back to
 pending, and marks the ones in flight unknown, or pending again when the delivery resends
 what is in doubt (transactional mail).
+
+A large delivery is sent by share processes, each doing all of that for its own rows under a
+tag of its own, with its share of the connections (DeliveryRun._send_in_processes).
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from typing import Any
 
 from kirje.domain.deliveries import DeliveryState, RecipientState
 from kirje.domain.errors import Invalid, NotFound
-from kirje.domain.events import EventType
 from kirje.domain.jobs import Claim, Job, JobLost
 from kirje.domain.properties import PropertyType
 from kirje.domain.tracking_links import TrackingLinks
@@ -52,7 +54,6 @@ from kirje.settings import Settings
 from kirje.store import contacts as contact_store
 from kirje.store import deliveries as delivery_store
 from kirje.store import dkim_keys as dkim_store
-from kirje.store import events as event_store
 from kirje.store import messages as message_store
 from kirje.store.statistics import STALE_ROWS, refresh_statistics
 
@@ -518,9 +519,10 @@ def _shared_out(smtp: SmtpSettings, parts: int) -> list[SmtpSettings]:
 
 
 class _Share:
-    """One process's share of a delivery: lanes that claim rows under the share's tag, build
-    and send them, and record every outcome. The job's own process runs one (the whole delivery
-    when it is small; what is left after the share processes when it is large)."""
+    """One process's share of a delivery: a lane that claims rows under the share's tag,
+    builds and sends them, and records every outcome. The job's own process runs one (the
+    whole delivery when it is small; what is left after the share processes when it is
+    large)."""
 
     def __init__(
         self,
@@ -649,16 +651,8 @@ class _Share:
         triggers = self.ctx.system.triggers
         if not sent_events or not triggers.are_listened_to:
             return
-        data = {"delivery": self.delivery_id}
         rows = [
-            event_store.event_row(
-                self.account_id,
-                contact_id,
-                EventType.MAIL_SENT,
-                now,
-                data=data,
-                delivery_id=self.delivery_id,
-            )
+            delivery_store.sent_event_row(self.account_id, self.delivery_id, contact_id, now)
             for _, contact_id in sent_events
         ]
         hand_to_automations(triggers, [id_ for id_, _ in sent_events], rows)

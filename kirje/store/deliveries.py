@@ -241,18 +241,14 @@ def mark(
         )
 
 
-def mark_in_flight(
+def _mark_in_flight(
     conn: Connection, delivery_id: int, contact_ids: Sequence[int], worker: str
 ) -> set[int]:
     """Marks the worker's claimed rows as handed to the transport, and returns which: a row
     cancelled (or released) since it was claimed is not, and must not be sent."""
     if not contact_ids:
         return set()
-    return set(conn.execute(_marking_in_flight(conn, delivery_id, contact_ids, worker)).scalars())
-
-
-def _marking_in_flight(conn: Connection, delivery_id: int, contact_ids: Sequence[int], worker: str):
-    return (
+    rows = conn.execute(
         update(ledger)
         .where(
             ledger.c.delivery_id == delivery_id,
@@ -263,21 +259,21 @@ def _marking_in_flight(conn: Connection, delivery_id: int, contact_ids: Sequence
         .values(state=State.SENDING)
         .returning(ledger.c.contact_id)
     )
+    return set(rows.scalars())
 
 
-def mark_sent(
+def _mark_sent(
     conn: Connection, delivery_id: int, contact_ids: Sequence[int], now: datetime
 ) -> None:
     if contact_ids:
-        conn.execute(_marking_sent(conn, delivery_id, contact_ids, now))
-
-
-def _marking_sent(conn: Connection, delivery_id: int, contact_ids: Sequence[int], now: datetime):
-    return (
-        update(ledger)
-        .where(ledger.c.delivery_id == delivery_id, one_of(conn, ledger.c.contact_id, contact_ids))
-        .values(state=State.SENT, sent_at=now, reply=None)
-    )
+        conn.execute(
+            update(ledger)
+            .where(
+                ledger.c.delivery_id == delivery_id,
+                one_of(conn, ledger.c.contact_id, contact_ids),
+            )
+            .values(state=State.SENT, sent_at=now, reply=None)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,17 +294,17 @@ def record_wave(
     now: datetime,
 ) -> RecordedWave:
     """The send job's step between two waves: the rows the SMTP server took marked sent, a
-    mailsent event for each, and the worker's next wave marked in flight (mark_sent,
-    events.append_returning_ids and mark_in_flight in one).
+    mailsent event for each, and the worker's next wave marked in flight (a row cancelled or
+    released since it was claimed is not, and must not be sent).
 
     On PostgreSQL it is one statement of data-modifying CTEs: as separate statements these
     were the send job's largest cost after the DKIM signature (a wave is a few dozen rows, so
     the round trips and the driver's per-statement work, not the rows, set the price)."""
     if conn.dialect.name != "postgresql":
-        mark_sent(conn, delivery_id, sent, now)
-        rows = [_sent_event(account_id, delivery_id, contact_id, now) for contact_id in sent]
+        _mark_sent(conn, delivery_id, sent, now)
+        rows = [sent_event_row(account_id, delivery_id, contact_id, now) for contact_id in sent]
         ids = event_store.append_returning_ids(conn, rows)
-        in_flight = mark_in_flight(conn, delivery_id, next_wave, worker)
+        in_flight = _mark_in_flight(conn, delivery_id, next_wave, worker)
         return RecordedWave(list(zip(ids, sent, strict=True)), in_flight)
     rows = conn.execute(
         _RECORD_WAVE,
@@ -381,7 +377,8 @@ _CONTACT_IDS = ARRAY(Id)
 _RECORD_WAVE = _record_wave_statement()
 
 
-def _sent_event(account_id: int, delivery_id: int, contact_id: int | None, now: datetime) -> dict:
+def sent_event_row(account_id: int, delivery_id: int, contact_id: int, now: datetime) -> dict:
+    """The mailsent event of a message, as record_wave writes it."""
     return event_store.event_row(
         account_id,
         contact_id,
@@ -503,7 +500,7 @@ def cancel_deliveries(
 def cancel_unsent(conn: Connection, delivery_ids: Sequence[int]) -> int:
     """Ledger rows not handed to the transport become cancelled: pending ones, so a send job
     claims none of them, and claimed ones (the job hands over only rows still claimed by it,
-    mark_in_flight). Rows in flight and outcomes recorded stay as they are. Returns how many."""
+    record_wave). Rows in flight and outcomes recorded stay as they are. Returns how many."""
     if not delivery_ids:
         return 0
     return conn.execute(
