@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from kirje.domain.jobs import JobQueue
 from kirje.services.system import System
+from kirje.services.uploads import sweep_uploads
 from kirje.store import deliveries as delivery_store
 from kirje.store import jobs as job_store
 from kirje.store.statistics import refresh_high_volume_statistics
@@ -41,6 +42,16 @@ def _tend_the_event_store(system: System) -> None:
     except DBAPIError:
         # Another worker did the same at the same moment; the next sweep looks again.
         log.info("event store not tended this sweep", exc_info=True)
+
+
+def _delete_ended_uploads(system: System) -> None:
+    try:
+        deleted = sweep_uploads(system)
+    except (DBAPIError, OSError):
+        log.warning("uploads not swept this time", exc_info=True)
+        return
+    if deleted:
+        log.info("uploads %s deleted: their jobs have ended", deleted)
 
 
 def start_due_deliveries(system: System) -> list[int]:
@@ -78,6 +89,7 @@ def sweep(system: System, queue: JobQueue, pending: set[int] | None = None) -> S
         queue.enqueue(job_id)
     started = start_due_deliveries(system)
     _tend_the_event_store(system)
+    _delete_ended_uploads(system)
     if failed:
         log.warning("jobs %s abandoned too often: failed", failed)
     if requeued:

@@ -25,6 +25,7 @@ from kirje.services.privacy import Privacy
 from kirje.services.properties import Properties
 from kirje.services.recipient_queries import RecipientQueries
 from kirje.services.sites import Sites
+from kirje.services.uploads import Uploads
 from kirje.store import accounts as account_store
 
 
@@ -89,6 +90,10 @@ class AccountServices:
     @cached_property
     def imports(self) -> Imports:
         return Imports(self.scope)
+
+    @cached_property
+    def uploads(self) -> Uploads:
+        return Uploads(self.scope)
 
     @cached_property
     def channels(self) -> Channels:

@@ -11,12 +11,9 @@ The job row is the truth; the result holds the counts that getImportLog prints.
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from kirje.domain.errors import Invalid, NotFound
@@ -29,13 +26,14 @@ from kirje.domain.imports import (
     LogSection,
     RejectedLine,
 )
-from kirje.domain.jobs import Job, JobKind, JobState
+from kirje.domain.jobs import Job, JobKind, JobLost, JobState
 from kirje.domain.lists import ListKind
 from kirje.domain.properties import Property
 from kirje.files import check_import, read_import
 from kirje.services.account_settings import AccountSettings
 from kirje.services.base import AccountScope
 from kirje.services.jobs import Jobs
+from kirje.services.uploads import Upload, Uploads
 from kirje.store import consents as consent_store
 from kirje.store import imports as import_store
 from kirje.store import lists as list_store
@@ -54,27 +52,35 @@ NOT_RUNNING = -1
 
 @dataclass(frozen=True)
 class ImportPayload:
-    """The job payload: where the upload is (relative to the data directory) and what to do."""
+    """The job payload: the uploaded file and what to do with it."""
 
-    upload: str
+    upload: Upload
     base64: bool
     options: ImportOptions
 
     def to_json(self) -> dict:
-        return {"upload": self.upload, "base64": self.base64, "options": asdict(self.options)}
+        return {
+            "upload": self.upload.to_json(),
+            "base64": self.base64,
+            "options": asdict(self.options),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> ImportPayload:
         options = dict(data["options"])
         options["format"] = ImportFormat(options["format"])
-        return cls(upload=data["upload"], base64=data["base64"], options=ImportOptions(**options))
+        return cls(
+            upload=Upload.from_json(data["upload"]),
+            base64=data["base64"],
+            options=ImportOptions(**options),
+        )
 
 
 class Imports:
     def __init__(self, scope: AccountScope) -> None:
         self.scope = scope
-        self.data_dir = scope.data_dir
         self._jobs = Jobs(scope)
+        self._uploads = Uploads(scope)
 
     @property
     def _account_id(self) -> int:
@@ -83,17 +89,16 @@ class Imports:
     # Starting
 
     def start(self, source: BinaryIO, options: ImportOptions, *, base64: bool = False) -> Job:
-        """Saves the upload, checks the list and the file's header, and queues the import."""
+        """Checks the list and the file's header, stores the file and queues the import."""
         self._importable_list(options.list_id)
         self._check_consent(options)
-        upload = self._save_upload(source, options.format)
-        try:
-            self._check_header(upload, options.format, base64)
-        except Invalid:
-            (self.data_dir / upload).unlink(missing_ok=True)
-            raise
+        with self._uploads.received(source) as received:
+            check_import(received, options.format, self._properties(), base64=base64)
+            upload = self._uploads.store(received, options.format.value)
         payload = ImportPayload(upload=upload, base64=base64, options=options)
-        return self._jobs.submit(JobKind.IMPORT, payload.to_json(), subject_id=options.list_id)
+        job = self._jobs.submit(JobKind.IMPORT, payload.to_json(), subject_id=options.list_id)
+        self._uploads.attach(upload, job.id)
+        return job
 
     def _importable_list(self, list_id: int) -> None:
         with self.scope.db.reading() as conn:
@@ -115,19 +120,6 @@ class Imports:
         if found is None:
             raise NotFound(f"consent {options.consent_id} not found")
 
-    def _save_upload(self, source: BinaryIO, format: ImportFormat) -> str:
-        folder = Path("uploads") / str(self._account_id)
-        (self.data_dir / folder).mkdir(parents=True, exist_ok=True)
-        relative = folder / f"{uuid.uuid4().hex}.{format.value}"
-        with open(self.data_dir / relative, "wb") as target:
-            shutil.copyfileobj(source, target, length=1 << 20)
-        return str(relative)
-
-    def _check_header(self, upload: str, format: ImportFormat, base64: bool) -> None:
-        """A file without an address column, with unknown property columns or in a shape the
-        reader cannot take is refused before anything is queued."""
-        check_import(self.data_dir / upload, format, self._properties(), base64=base64)
-
     def _properties(self) -> list[Property]:
         with self.scope.db.reading() as conn:
             return property_store.all_properties(conn, self._account_id)
@@ -136,18 +128,12 @@ class Imports:
         """The dry run of isImportCSVToMailingListAllowed: the file's addresses whose domain
         the account does not allow, in file order. Nothing is stored."""
         self._importable_list(list_id)
-        upload = self._save_upload(source, ImportFormat.CSV)
         allowed = frozenset(AccountSettings(self.scope).marketing().allowed_domains)
-        try:
-            batches = read_import(
-                self.data_dir / upload, ImportFormat.CSV, self._properties(), base64=base64
-            )
-            refused = [
+        with self._uploads.received(source) as received:
+            batches = read_import(received, ImportFormat.CSV, self._properties(), base64=base64)
+            return [
                 line.value for batch in batches for line in _split_by_domain(batch.rows, allowed)[1]
             ]
-        finally:
-            (self.data_dir / upload).unlink(missing_ok=True)
-        return refused
 
     # Reading
 
@@ -184,8 +170,16 @@ class Imports:
 
 def run_import(ctx: JobContext) -> dict:
     payload = ImportPayload.from_json(ctx.job.payload)
-    runner = _ImportRun(ctx, payload)
-    return runner.run()
+    try:
+        result = _ImportRun(ctx, payload).run()
+    except JobLost:
+        raise  # another worker has the job, and needs the file
+    except Exception:
+        # The job fails for good: nothing will read the file again.
+        ctx.services.uploads.discard(payload.upload)
+        raise
+    ctx.services.uploads.discard(payload.upload)
+    return result
 
 
 class _ImportRun:
@@ -211,14 +205,13 @@ class _ImportRun:
             counts.source_lines = self.checkpoint["lines"]
             counts.new, counts.updated = self.checkpoint["new"], self.checkpoint["updated"]
             import_store.drop_staging(conn, self.job.id)
-        (self.ctx.system.settings.data_dir / self.payload.upload).unlink(missing_ok=True)
         return {"counts": asdict(counts), "seconds": round(time.monotonic() - started)}
 
     def _stage(self, started: float) -> None:
         with self.db.reading() as conn:
             properties = property_store.all_properties(conn, self.account_id)
         allowed_domains = frozenset(self.ctx.services.settings.marketing().allowed_domains)
-        path = self.ctx.system.settings.data_dir / self.payload.upload
+        path = self.ctx.services.uploads.local_copy(self.payload.upload)
         with self.db.transaction() as conn:
             import_store.discard_staged_after(conn, self.job.id, self.checkpoint["line"])
         for batch in read_import(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -360,6 +362,29 @@ import_staging = Table(
     Column("properties", JsonDocument, nullable=False),
     # A later line of the same file has the same address: only the last one counts.
     Column("superseded", Boolean, nullable=False, server_default=text("false")),
+)
+
+# Files that jobs read (import uploads), in the database so that a worker on any machine can
+# read them: written in chunks, complete once `size` is set; deleted when their job has ended.
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _account_id(),
+    # The file's kind, as its name ends: csv, xls, json.
+    Column("suffix", String(16), nullable=False),
+    Column("size", BigInteger),
+    Column("job_id", Id),
+    _created_at(),
+    Index(None, "job_id"),
+)
+
+upload_chunks = Table(
+    "upload_chunks",
+    metadata,
+    Column("upload_id", Id, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
 )
 
 # Lines an import did not apply, with the log section and the reason: getImportLog's details.

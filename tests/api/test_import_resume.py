@@ -1,5 +1,8 @@
 """A worker killed with SIGKILL in the middle of an import leaves a job that another worker
-finishes, with no row lost and none doubled."""
+finishes, with no row lost and none doubled. On PostgreSQL the server and each worker have a
+data directory of their own, as on three machines: the upload reaches the workers through the
+database. (On SQLite all of them are on one machine: the database and the queue are files in
+the data directory.)"""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ import uuid
 from sqlalchemy import func, select
 
 from kirje.domain.jobs import JobKind, JobState
-from kirje.store.schema import contacts, events, list_members
+from kirje.store.schema import contacts, events, list_members, uploads
+from kirje.store.secret_box import KEY_FILE_NAME
 from tests.api.test_liana_mailer_imports import wait_until_imported
 from tests.conftest import LiveServer, client_for, new_account
 from tests.jobs.workers import job_worker, wait_for_job
@@ -18,7 +22,7 @@ ROWS = 150_000
 
 
 def test_a_killed_worker_leaves_an_import_another_worker_finishes_exactly(
-    settings, system, tmp_path
+    settings, system, tmp_path, backend
 ) -> None:
     # A queue of its own, so the first message reaches the worker this test kills.
     queue = f"resume-{uuid.uuid4().hex[:8]}"
@@ -35,7 +39,8 @@ def test_a_killed_worker_leaves_an_import_another_worker_finishes_exactly(
         )
         encoded = base64.b64encode(text.encode()).decode()
 
-        with job_worker(mine, tmp_path, KIRJE_JOB_QUEUE_NAME=queue) as first:
+        machine_one = _machine(mine, backend, tmp_path / "one", queue)
+        with job_worker(mine, tmp_path, **machine_one) as first:
             client.result("importCSVToMailingList", [list_id, None, encoded, None, True])
             job = services.jobs.latest(JobKind.IMPORT, list_id)
             wait_for_job(services, job.id, _part_done, worker=first)
@@ -44,7 +49,7 @@ def test_a_killed_worker_leaves_an_import_another_worker_finishes_exactly(
         killed = services.jobs.get(job.id)
         assert killed.state is JobState.RUNNING and killed.progress_done > 0
 
-        with job_worker(mine, tmp_path, KIRJE_JOB_QUEUE_NAME=queue):
+        with job_worker(mine, tmp_path, **_machine(mine, backend, tmp_path / "two", queue)):
             wait_until_imported(client, list_id, seconds=600)
 
         finished = services.jobs.get(job.id)
@@ -52,8 +57,36 @@ def test_a_killed_worker_leaves_an_import_another_worker_finishes_exactly(
         assert _counts(services, list_id) == (ROWS, ROWS, ROWS, ROWS)
         log = client.result("getImportLog", [list_id])
         assert f" New records: {ROWS}\n Updated records: 0\n Duplicates: 0\n" in log
+        # The finishing worker removed the upload; the killed one's copy waits for a sweep
+        # on its own machine.
+        assert _uploads_left(services) == 0
+        assert not list((_data_dir(mine, backend, tmp_path / "two") / "uploads").glob("*"))
     finally:
         server.stop()
+
+
+def _machine(settings, backend: str, data_dir, queue: str) -> dict[str, str]:
+    """A worker's environment as on a machine of its own (on PostgreSQL): its own data
+    directory, the installation's secret key."""
+    key = (settings.data_dir / KEY_FILE_NAME).read_text().strip()
+    return {
+        "KIRJE_DATA_DIR": str(_data_dir(settings, backend, data_dir)),
+        "KIRJE_SECRET_KEY": key,
+        "KIRJE_JOB_QUEUE_NAME": queue,
+    }
+
+
+def _data_dir(settings, backend: str, own):
+    return own if backend == "postgresql" else settings.data_dir
+
+
+def _uploads_left(services) -> int:
+    with services.scope.db.reading() as conn:
+        return conn.execute(
+            select(func.count())
+            .select_from(uploads)
+            .where(uploads.c.account_id == services.account_id)
+        ).scalar_one()
 
 
 def _part_done(job) -> bool:
