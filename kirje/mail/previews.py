@@ -62,7 +62,7 @@ def size_in_bytes(
             to_address=SAMPLE_RECIPIENT,
             reply_to=message.reply_to,
             subject=rendered.subject,
-            html=rendered.html,
+            html=rendered.html_part,
             text=rendered.text,
             message_id=f"<d{delivery_id}.c0.000000000000@{domain}>",
             return_path=f"bounces+d{delivery_id}.c0@{domain}",

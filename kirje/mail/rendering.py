@@ -32,6 +32,7 @@ from html.parser import HTMLParser
 import css_inline
 
 from kirje.domain.errors import Invalid
+from kirje.mail.mime import TemplatedText
 
 NO_HTML_ENCODE = "NOHTMLENCODE:"
 
@@ -46,8 +47,14 @@ LinkRewriter = Callable[[int, str], str]
 @dataclass(frozen=True, slots=True)
 class RenderedMessage:
     subject: str
-    html: str
+    # As pieces, so that building the message encodes the template's literals once
+    # (kirje.mail.mime); `html` is the text.
+    html_part: TemplatedText
     text: str
+
+    @property
+    def html(self) -> str:
+        return str(self.html_part)
 
 
 def recipient_values(
@@ -434,7 +441,7 @@ def render(
     }
     return RenderedMessage(
         subject=template.subject_part.fill(subject_values),
-        html=_fill_html(template, html_values, link_rewriter, open_pixel_url),
+        html_part=_fill_html(template, html_values, link_rewriter, open_pixel_url),
         text=template.text_part.fill(text_values),
     )
 
@@ -485,7 +492,7 @@ def _fill_html(
     values: Mapping[str, str],
     link_rewriter: LinkRewriter | None,
     open_pixel_url: str | None,
-) -> str:
+) -> TemplatedText:
     part = template.html_part
     pieces = list(part.chunks)
     for position, name in part.slots:
@@ -499,7 +506,7 @@ def _fill_html(
         pieces[link.position] = href
     if open_pixel_url:
         pieces[template.pixel_position] = _open_pixel(open_pixel_url)
-    return "".join(pieces)
+    return TemplatedText(part.chunks, tuple(pieces))
 
 
 # The text part is written with html.parser rather than a library (html2text, inscriptis, ...):

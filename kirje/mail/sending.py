@@ -66,7 +66,7 @@ LONGEST_RETRY = timedelta(hours=1)
 RETRY_POLL_SECONDS = 5.0
 # Rows claimed per transaction, in waves: fewer claims, and still few rows to release when a
 # run dies (claimed rows were never handed over).
-CLAIMED_WAVES = 8
+CLAIMED_WAVES = 32
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class Composer:
                 to_address=email,
                 reply_to=self.reply_to,
                 subject=rendered.subject,
-                html=rendered.html,
+                html=rendered.html_part,
                 text=rendered.text,
                 message_id=self.message_id(contact_id),
                 return_path=self.return_path(contact_id),

@@ -55,10 +55,10 @@ def rendered(html: str, values: dict[str, str | None], **options: object) -> Ren
 def test_the_seed_order_confirmation_is_personalised() -> None:
     template = MessageTemplate.compile("Order received", SEED_HTML, None, None)
     message = render(template, SEED_RECIPIENT, raw_names=NO_RAW)
-    assert message == RenderedMessage(
-        subject="Order received",
-        html="<p>Thank you for your order John Doe. Order number 1234 has been received.</p>",
-        text="Thank you for your order John Doe. Order number 1234 has been received.",
+    assert (message.subject, message.html, message.text) == (
+        "Order received",
+        "<p>Thank you for your order John Doe. Order number 1234 has been received.</p>",
+        "Thank you for your order John Doe. Order number 1234 has been received.",
     )
 
 
