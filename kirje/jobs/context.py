@@ -52,6 +52,17 @@ class JobContext:
             values["checkpoint"] = checkpoint
         self.fence(conn, **values)
 
+    def locked_checkpoint(self, conn: Connection) -> dict[str, Any]:
+        """The job's checkpoint as last committed, its row locked until the caller's transaction
+        ends: for work done in transactions side by side, each adding to the checkpoint. Raises
+        JobLost when this worker no longer holds the job."""
+        self._check_held()
+        checkpoint = job_store.locked_checkpoint(conn, self.claim)
+        if checkpoint is None:
+            self.lost.set()
+            raise JobLost(f"job {self.job.id} was taken from this worker")
+        return checkpoint
+
     def fence(self, conn: Connection, **values: Any) -> None:
         """Raises JobLost, rolling the caller's transaction back, unless this worker still holds
         the job (for work that must not commit once another worker has taken the job up)."""

@@ -5,16 +5,21 @@ so a worker killed at any moment leaves a job that another worker finishes exact
   1. stage: the file is read in batches (kirje.files), parsed rows are written to the staging
      table and refused lines to the rejection table;
   2. merge: after duplicates are marked (and the list truncated, when asked), ranges of staged
-     lines are merged into contacts, memberships, consents and events by set-based statements.
+     lines are merged into contacts, memberships, consents and events by set-based statements,
+     two ranges at a time on PostgreSQL; the checkpoint names the ranges merged.
 The job row is the truth; the result holds the counts that getImportLog prints.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, BinaryIO
+
+from sqlalchemy.exc import DBAPIError
 
 from kirje.domain.errors import Invalid, NotFound
 from kirje.domain.import_log import import_log_text
@@ -46,6 +51,8 @@ if TYPE_CHECKING:
 # Staged lines merged per transaction: large enough for set-based speed, small enough that a
 # resumed import redoes little.
 MERGE_RANGE = 50_000
+# Ranges merged at once on PostgreSQL (_ImportRun._merge_in_parallel).
+MERGE_CONNECTIONS = 2
 # getImportStatus: "no import running".
 NOT_RUNNING = -1
 
@@ -192,6 +199,7 @@ class _ImportRun:
         self.account_id = ctx.job.account_id
         self.clock = ctx.system.clock
         self.checkpoint = dict(ctx.job.checkpoint or {"phase": "stage", "line": 0, "lines": 0})
+        self._checkpoint_lock = threading.Lock()
 
     def run(self) -> dict:
         started = time.monotonic() - self.checkpoint.get("seconds", 0)
@@ -242,7 +250,7 @@ class _ImportRun:
             self.checkpoint.update(
                 phase="merge",
                 last_line=self.checkpoint["line"],
-                line=0,  # merged up to here: nothing yet (JSON items start at line 1)
+                merged=[],  # the first lines of the ranges merged
                 new=0,
                 updated=0,
                 seconds=time.monotonic() - started,
@@ -252,30 +260,85 @@ class _ImportRun:
             )
 
     def _merge(self, started: float) -> None:
-        for first, last in _ranges(self.checkpoint["line"] + 1, self.checkpoint["last_line"]):
-            with self.db.transaction() as conn:
-                outcome = import_store.merge_staged(
-                    conn,
-                    account_id=self.account_id,
-                    job_id=self.job.id,
-                    list_id=self.options.list_id,
-                    first_line=first,
-                    last_line=last,
-                    now=self.clock(),
-                    options=self.options,
-                )
-                self.checkpoint.update(
-                    line=last,
-                    new=self.checkpoint["new"] + outcome.new,
-                    updated=self.checkpoint["updated"] + outcome.updated,
-                    seconds=time.monotonic() - started,
-                )
-                self.ctx.commit_progress(
-                    conn,
-                    done=min(last, self.checkpoint["last_line"]),
-                    total=self.checkpoint["last_line"],
-                    checkpoint=self.checkpoint,
-                )
+        # (A checkpoint without "merged" is an older Kirje's: its ranges are merged again, which
+        # changes nothing and counts nothing twice.)
+        merged = set(self.checkpoint.get("merged", ()))
+        ranges = [r for r in _ranges(1, self.checkpoint["last_line"]) if r[0] not in merged]
+        if len(ranges) > 1 and self._merges_in_parallel():
+            ranges = self._merge_in_parallel(ranges, started)
+        for first, last in ranges:
+            self._merge_range(first, last, started)
+
+    def _merges_in_parallel(self) -> bool:
+        """Whether ranges may be merged side by side, on PostgreSQL (SQLite has one writer):
+        only when no two applied lines can name the same contact. Lines that give an email
+        (or, lacking one, an SMS number) name distinct contacts once duplicates are marked,
+        but a line with only an SMS number may name the contact of another line's email, and
+        the later line's values must win."""
+        if self.db.backend != "postgresql":
+            return False
+        with self.db.reading() as conn:
+            return not import_store.has_lines_without_email(conn, self.job.id)
+
+    def _merge_in_parallel(
+        self, ranges: list[tuple[int, int]], started: float
+    ) -> list[tuple[int, int]]:
+        """Merges the ranges over MERGE_CONNECTIONS connections at once: a merge is one
+        PostgreSQL backend's work, and the worker waits meanwhile. Returns the ranges whose
+        transaction met another's writes and was rolled back (a unique key or a deadlock: not
+        expected, as the ranges name distinct contacts), to be merged one after another."""
+        clashed: list[tuple[int, int]] = []
+        pool = ThreadPoolExecutor(MERGE_CONNECTIONS, thread_name_prefix=f"import-{self.job.id}")
+        try:
+            running = {pool.submit(self._merge_range, *r, started): r for r in ranges}
+            for done in as_completed(running):
+                try:
+                    done.result()
+                except DBAPIError as error:
+                    if not _is_clash(error):
+                        raise
+                    clashed.append(running[done])
+        finally:
+            # On an error (the job lost, say) the ranges not begun are not begun.
+            pool.shutdown(wait=True, cancel_futures=True)
+        return sorted(clashed)
+
+    def _merge_range(self, first: int, last: int, started: float) -> None:
+        # Apart from the merge: ANALYZE holds its lock to the end of its transaction, and two
+        # ranges merged side by side would wait for each other.
+        with self.db.transaction() as conn:
+            import_store.refresh_statistics(conn)
+        with self.db.transaction() as conn:
+            outcome = import_store.merge_staged(
+                conn,
+                account_id=self.account_id,
+                job_id=self.job.id,
+                list_id=self.options.list_id,
+                first_line=first,
+                last_line=last,
+                now=self.clock(),
+                options=self.options,
+            )
+            # As committed by the range merged beside this one, if any; locked to the commit.
+            checkpoint = self.ctx.locked_checkpoint(conn)
+            merged = sorted({*checkpoint.get("merged", ()), first})
+            checkpoint.update(
+                merged=merged,
+                new=checkpoint["new"] + outcome.new,
+                updated=checkpoint["updated"] + outcome.updated,
+                seconds=time.monotonic() - started,
+            )
+            total = checkpoint["last_line"]
+            done = sum(min(start + MERGE_RANGE - 1, total) - start + 1 for start in merged)
+            self.ctx.commit_progress(conn, done=done, total=total, checkpoint=checkpoint)
+        with self._checkpoint_lock:
+            if len(checkpoint["merged"]) >= len(self.checkpoint.get("merged", ())):
+                self.checkpoint = checkpoint
+
+
+def _is_clash(error: DBAPIError) -> bool:
+    """A unique key taken, a deadlock or a serialization failure: another transaction's write."""
+    return getattr(error.orig, "sqlstate", None) in {"23505", "40P01", "40001"}
 
 
 def _split_by_domain(

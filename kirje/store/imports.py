@@ -358,6 +358,20 @@ def refresh_statistics(conn: Connection, *, always: Sequence[str] = ()) -> list[
     return statistics.refresh_statistics(conn, [t.name for t in _JOINED_TABLES], always=always)
 
 
+def has_lines_without_email(conn: Connection, job_id: int) -> bool:
+    """Whether a line to apply gives no email (an SMS number only)."""
+    staged = import_staging
+    return conn.execute(
+        select(
+            exists().where(
+                staged.c.job_id == job_id,
+                staged.c.superseded == false(),
+                staged.c.email.is_(None),
+            )
+        )
+    ).scalar_one()
+
+
 def merge_staged(
     conn: Connection,
     *,
@@ -375,8 +389,9 @@ def merge_staged(
     the list on their own are not joined or changed (UNSUBSCRIBED). The others are created
     (confirmed) or get the line's values over theirs, and become active members of the list,
     with the events of what changed and, when asked, the import's consent.
+
+    Fresh statistics (refresh_statistics, in a transaction of its own) make its plans.
     """
-    refresh_statistics(conn)
     with _planned_for_ranges(conn):
         merge = _RangeMerge(conn, account_id, job_id, list_id, first_line, last_line, now)
         merge.refuse_forgotten()

@@ -149,6 +149,15 @@ def touch_job(conn: Connection, claim: Claim, now: datetime, **values) -> bool:
     return result.rowcount == 1
 
 
+def locked_checkpoint(conn: Connection, claim: Claim) -> dict[str, Any] | None:
+    """A held job's checkpoint (SELECT ... FOR UPDATE on PostgreSQL: as the transaction that
+    held the lock committed it); None if the claim was lost."""
+    row = conn.execute(
+        select(jobs.c.checkpoint).where(_held(claim)).with_for_update()
+    ).one_or_none()
+    return None if row is None else dict(row.checkpoint or {})
+
+
 def finish_job(
     conn: Connection,
     claim: Claim,
