@@ -200,7 +200,7 @@ def _encode_body(content: str | TemplatedText) -> tuple[str, bytes]:
     else:
         # Each piece starts a line, so its encoding does not depend on what stands before it.
         encoded = b"=\n".join(
-            quoted if quoted is not None else _quoted_printable(piece.encode("ascii"))
+            quoted if quoted is not None else _piece_quoted(piece.encode("ascii"))
             for quoted, piece in zip(literals.quoted, content.pieces, strict=True)
             if quoted is not None or piece
         )
@@ -222,6 +222,22 @@ def _quoted_printable(data: bytes) -> bytes:
     return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
 
 
+def _piece_quoted(data: bytes) -> bytes:
+    """A piece quoted-printable, its last line short enough for the soft line break that
+    follows it: b2a_qp fills a line to 76 characters, and "=" makes 77. Such a line is cut
+    before its last character, or before the escape (=XX) that ends it."""
+    encoded = _quoted_printable(data)
+    start = encoded.rfind(b"\n") + 1
+    if len(encoded) - start < 76:
+        return encoded
+    cut = start + 75
+    if encoded[cut - 1 : cut] == b"=":
+        cut -= 1
+    elif encoded[cut - 2 : cut - 1] == b"=":
+        cut -= 2
+    return encoded[:cut] + b"=\n" + encoded[cut:]
+
+
 @dataclass(frozen=True, slots=True)
 class _LiteralForms:
     # Each literal quoted-printable (ASCII ones; the part is base64 otherwise), None at values.
@@ -237,7 +253,7 @@ def _literal_forms(literals: tuple[str, ...]) -> _LiteralForms:
     # (Only asked for when the whole part is ASCII, and so each literal.)
     texts = [literal.encode("ascii") for literal in literals]
     return _LiteralForms(
-        quoted=tuple(_quoted_printable(text) if text else None for text in texts),
+        quoted=tuple(_piece_quoted(text) if text else None for text in texts),
         have_long_lines=any(
             len(text) > MAX_LINE and _longest_line(text) > MAX_LINE for text in texts
         ),

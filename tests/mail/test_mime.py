@@ -326,6 +326,9 @@ PIECE = st.one_of(
     values=st.lists(PIECE, min_size=10, max_size=10),
 )
 @example(template=["<p>" + "x " * 600, None, " </p>"], values=["trailing space ", *[""] * 9])
+@example(template=[None, "y" * 1051, None], values=["", "", "<", *[""] * 7])
+@example(template=[None, "y" * 1049 + "=", None], values=["", "", "<", *[""] * 7])
+@example(template=[None, "y" * 1050 + "=", None], values=["", "", "<", *[""] * 7])
 def test_a_filled_template_is_encoded_as_its_whole_text_would_read(
     template: list[str | None], values: list[str]
 ) -> None:
