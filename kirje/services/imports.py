@@ -100,6 +100,8 @@ class Imports:
         self._importable_list(options.list_id)
         self._check_consent(options)
         with self._uploads.received(source) as received:
+            # A file without an address column, with unknown property columns or in a shape
+            # the reader cannot take is refused before anything is stored or queued.
             check_import(received, options.format, self._properties(), base64=base64)
             upload = self._uploads.store(received, options.format.value)
         payload = ImportPayload(upload=upload, base64=base64, options=options)
