@@ -142,7 +142,8 @@ def sweep_uploads(system: System) -> list[int]:
     copies = {
         path: int(path.name.partition(".")[0])
         for path in (folder.iterdir() if folder.is_dir() else [])
-        if path.name.partition(".")[0].isdigit()
+        # (Folders there are an older Kirje's, which kept uploads per account.)
+        if path.name.partition(".")[0].isdigit() and path.is_file()
     }
     if copies:
         with system.db.reading() as conn:

@@ -100,6 +100,8 @@ def test_the_sweep_deletes_what_no_job_will_read(system, services) -> None:
         )
     orphan_copy = system.settings.data_dir / uploads_module.COPIES_FOLDER / f"{ended.id}.csv"
     uploads.local_copy(ended)
+    older_kirjes_folder = system.settings.data_dir / uploads_module.COPIES_FOLDER / "12345"
+    older_kirjes_folder.mkdir(exist_ok=True)
     stale = system.settings.data_dir / uploads_module.INCOMING_FOLDER / "stale"
     stale.write_bytes(b"left by a request that died")
     a_week_ago = time.time() - 7 * 86400
@@ -111,6 +113,7 @@ def test_the_sweep_deletes_what_no_job_will_read(system, services) -> None:
     assert waiting.id not in deleted and fresh.id not in deleted
     assert _chunk_count(services, ended) == 0 and _chunk_count(services, waiting) == 1
     assert not orphan_copy.exists() and not stale.exists()
+    assert older_kirjes_folder.is_dir()
 
 
 def _chunk_count(services, upload: Upload) -> int:
