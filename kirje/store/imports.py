@@ -437,11 +437,11 @@ def _planned_for_ranges(conn: Connection) -> Iterator[None]:
         return
     for name, value in _RANGE_PLANNING.items():
         conn.exec_driver_sql(f"SET LOCAL {name} = {value}")
-    try:
-        yield
-    finally:
-        for name in _RANGE_PLANNING:
-            conn.exec_driver_sql(f"RESET {name}")
+    yield
+    # For what the transaction does next. (After an error there is nothing next: the
+    # transaction is rolled back, its SET LOCAL with it, and a RESET would only fail.)
+    for name in _RANGE_PLANNING:
+        conn.exec_driver_sql(f"RESET {name}")
 
 
 class _RangeMerge:

@@ -9,16 +9,15 @@ import io
 import re
 from collections import Counter
 
-import psycopg.errors
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select
 
 from kirje.domain.errors import Conflict
 from kirje.domain.imports import ImportOptions
 from kirje.domain.jobs import JobState
 from kirje.jobs.runner import run_here
 from kirje.services import imports as imports_module
+from kirje.services.base import utc_now
 from kirje.store import imports as import_store
 from kirje.store.schema import contacts, events, list_members
 from tests.conftest import new_account
@@ -97,23 +96,29 @@ def test_a_range_that_meets_another_ones_writes_is_merged_again(
 ) -> None:
     if backend != "postgresql":
         pytest.skip("SQLite merges one range at a time")
-    merge_staged = import_store.merge_staged
+    insert_new = import_store._RangeMerge.insert_new
     clashed = []
 
-    def clashing_once(conn, **range_):
-        if range_["first_line"] == 8 and not clashed:
-            clashed.append(range_["first_line"])
-            # As PostgreSQL reports an address another transaction has just taken.
-            raise IntegrityError("INSERT INTO contacts ...", {}, psycopg.errors.UniqueViolation())
-        return merge_staged(conn, **range_)
+    def clashing_once(merge):
+        if merge.first_line == 8 and not clashed:
+            clashed.append(merge.first_line)
+            # An address another transaction has just taken, as PostgreSQL reports it.
+            taken = dict(account_id=merge.account_id, email="old1@example.com", properties={})
+            merge.conn.execute(insert(contacts).values(**taken, is_enabled=True, **_now()))
+        return insert_new(merge)
 
     in_one = _imported(system, monkeypatch, merge_range=1_000_000)
-    monkeypatch.setattr(import_store, "merge_staged", clashing_once)
+    monkeypatch.setattr(import_store._RangeMerge, "insert_new", clashing_once)
 
     in_many = _imported(system, monkeypatch, merge_range=7)
 
     assert clashed == [8]
     assert in_many == in_one
+
+
+def _now() -> dict:
+    now = utc_now()
+    return {"created_at": now, "updated_at": now}
 
 
 def _contact_id(services, email: str) -> int:
