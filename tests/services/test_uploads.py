@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from kirje.domain.errors import NotFound
 from kirje.domain.jobs import JobKind, JobState
+from kirje.jobs.runner import run_here
 from kirje.services import uploads as uploads_module
 from kirje.services.uploads import Upload, Uploads, sweep_uploads
 from kirje.store import jobs as job_store
@@ -84,16 +85,7 @@ def test_the_sweep_deletes_what_no_job_will_read(system, services) -> None:
     uploads = services.uploads
     ended, waiting, fresh = (_stored(uploads, b"email\na@example.com\n") for _ in range(3))
     for upload, state in ((ended, JobState.FAILED), (waiting, JobState.RUNNING)):
-        # Rows only: no worker is woken for these jobs.
-        with system.db.transaction() as conn:
-            job_id = job_store.insert_job(
-                conn,
-                account_id=services.account_id,
-                kind=JobKind.IMPORT,
-                now=system.clock(),
-                state=state,
-            )
-        uploads.attach(upload, job_id)
+        uploads.attach(upload, _import_job_row(system, services, state=state))
     with system.db.transaction() as conn:
         old_id = upload_store.create_upload(
             conn, services.account_id, "csv", system.clock() - timedelta(days=2)
@@ -123,3 +115,35 @@ def _chunk_count(services, upload: Upload) -> int:
             .select_from(upload_chunks)
             .where(upload_chunks.c.upload_id == upload.id)
         ).scalar_one()
+
+
+def test_an_import_an_older_kirje_queued_fails_with_a_reason(system, services) -> None:
+    list_id = services.lists.create("Queued long ago")
+    job_id = _import_job_row(
+        system,
+        services,
+        subject_id=list_id,
+        payload={
+            "upload": "uploads/1/0123abcd.csv",
+            "base64": False,
+            "options": {"list_id": list_id, "format": "csv"},
+        },
+    )
+
+    run_here(system, job_id)
+
+    failed = services.jobs.get(job_id)
+    assert failed.state is JobState.FAILED
+    assert failed.error == "the import was queued by an older Kirje version: start it again"
+
+
+def _import_job_row(system, services, **values) -> int:
+    """An import job's row only: no worker is woken for it."""
+    with system.db.transaction() as conn:
+        return job_store.insert_job(
+            conn,
+            account_id=services.account_id,
+            kind=JobKind.IMPORT,
+            now=system.clock(),
+            **values,
+        )
