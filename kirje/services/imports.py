@@ -12,7 +12,6 @@ The job row is the truth; the result holds the counts that getImportLog prints.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -76,6 +75,9 @@ class ImportPayload:
     def from_json(cls, data: dict) -> ImportPayload:
         options = dict(data["options"])
         options["format"] = ImportFormat(options["format"])
+        if isinstance(data["upload"], str):
+            # A path in the data directory: the payload of an import an older Kirje queued.
+            raise Invalid("the import was queued by an older Kirje version: start it again")
         return cls(
             upload=Upload.from_json(data["upload"]),
             base64=data["base64"],
@@ -201,7 +203,6 @@ class _ImportRun:
         self.account_id = ctx.job.account_id
         self.clock = ctx.system.clock
         self.checkpoint = dict(ctx.job.checkpoint or {"phase": "stage", "line": 0, "lines": 0})
-        self._checkpoint_lock = threading.Lock()
 
     def run(self) -> dict:
         started = time.monotonic() - self.checkpoint.get("seconds", 0)
@@ -270,6 +271,9 @@ class _ImportRun:
             ranges = self._merge_in_parallel(ranges, started)
         for first, last in ranges:
             self._merge_range(first, last, started)
+        # The counts, as the ranges (side by side, each in its own thread) added them up.
+        with self.db.transaction() as conn:
+            self.checkpoint = self.ctx.locked_checkpoint(conn)
 
     def _merges_in_parallel(self) -> bool:
         """Whether ranges may be merged side by side, on PostgreSQL (SQLite has one writer):
@@ -333,9 +337,6 @@ class _ImportRun:
             total = checkpoint["last_line"]
             done = sum(min(start + MERGE_RANGE - 1, total) - start + 1 for start in merged)
             self.ctx.commit_progress(conn, done=done, total=total, checkpoint=checkpoint)
-        with self._checkpoint_lock:
-            if len(checkpoint["merged"]) >= len(self.checkpoint.get("merged", ())):
-                self.checkpoint = checkpoint
 
 
 def _is_clash(error: DBAPIError) -> bool:

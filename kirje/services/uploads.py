@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from kirje.domain.errors import Invalid, NotFound
+from kirje.domain.errors import NotFound
 from kirje.services.base import AccountScope
 from kirje.store import uploads as upload_store
 
@@ -47,10 +47,7 @@ class Upload:
         return {"id": self.id, "suffix": self.suffix}
 
     @classmethod
-    def from_json(cls, data: dict | str) -> Upload:
-        if isinstance(data, str):
-            # A path in the data directory: the payload of an import an older Kirje queued.
-            raise Invalid("the import was queued by an older Kirje version: start it again")
+    def from_json(cls, data: dict) -> Upload:
         return cls(id=int(data["id"]), suffix=str(data["suffix"]))
 
 
