@@ -58,7 +58,7 @@ DOMAIN = "bench.example"
 @dataclass(frozen=True)
 class SendBenchOptions:
     recipients: int
-    concurrency: int = 8
+    concurrency: int
 
 
 def run_send_bench(options: SendBenchOptions) -> dict:
