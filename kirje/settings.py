@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # recipients (claim, build and sign, SMTP, ledger); 1: the job's own process sends it all.
     send_processes: int = 2
     send_processes_from: int = 2_000
+    # An import file of at least this many bytes is read, on PostgreSQL, in a reader process
+    # beside the job's (kirje.services.import_staging); a smaller one in the job's own.
+    import_reader_process_from: int = 4_000_000
 
     @cached_property
     def resolved_database_url(self) -> str:

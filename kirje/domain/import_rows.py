@@ -275,3 +275,22 @@ class ImportBatch:
     lines_read: int = 0
     # True on the last batch of the file (which may hold nothing).
     is_last: bool = False
+
+
+def split_by_domain(
+    rows: list[ImportRow], allowed: frozenset[str]
+) -> tuple[list[ImportRow], list[RejectedLine]]:
+    """Rows whose email domain the account allows, and the others as domain-rejected lines
+    (every domain is allowed while the allowed_domains marketing setting is empty)."""
+    if not allowed:
+        return rows, []
+    kept, outside = [], []
+    for row in rows:
+        domain = row.email.rpartition("@")[2] if row.email else None
+        if domain is None or domain in allowed:
+            kept.append(row)
+        else:
+            outside.append(
+                RejectedLine(row.line, LogSection.DOMAIN_REJECTED, "domain not allowed", row.email)
+            )
+    return kept, outside

@@ -15,20 +15,20 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy.exc import DBAPIError
 
+from kirje.child_iteration import iterate_in_child
 from kirje.domain.errors import Invalid, NotFound
 from kirje.domain.import_log import import_log_text
+from kirje.domain.import_rows import split_by_domain
 from kirje.domain.imports import (
     ImportCounts,
     ImportFormat,
     ImportOptions,
-    ImportRow,
-    LogSection,
-    RejectedLine,
 )
 from kirje.domain.jobs import Job, JobKind, JobLost, JobState
 from kirje.domain.lists import ListKind
@@ -36,6 +36,7 @@ from kirje.domain.properties import Property
 from kirje.files import check_import, read_import
 from kirje.services.account_settings import AccountSettings
 from kirje.services.base import AccountScope
+from kirje.services.import_staging import StagingBatch, StagingRead, staging_batches
 from kirje.services.jobs import Jobs
 from kirje.services.uploads import Upload, Uploads
 from kirje.store import consents as consent_store
@@ -143,7 +144,7 @@ class Imports:
         with self._uploads.received(source) as received:
             batches = read_import(received, ImportFormat.CSV, self._properties(), base64=base64)
             return [
-                line.value for batch in batches for line in _split_by_domain(batch.rows, allowed)[1]
+                line.value for batch in batches for line in split_by_domain(batch.rows, allowed)[1]
             ]
 
     # Reading
@@ -219,29 +220,44 @@ class _ImportRun:
         return {"counts": asdict(counts), "seconds": round(time.monotonic() - started)}
 
     def _stage(self, started: float) -> None:
-        with self.db.reading() as conn:
-            properties = property_store.all_properties(conn, self.account_id)
-        allowed_domains = frozenset(self.ctx.services.settings.marketing().allowed_domains)
-        path = self.ctx.services.uploads.local_copy(self.payload.upload)
         with self.db.transaction() as conn:
             import_store.discard_staged_after(conn, self.job.id, self.checkpoint["line"])
-        for batch in read_import(
-            path,
-            self.options.format,
-            properties,
+        with closing(self._staging_batches()) as batches:
+            for batch in batches:
+                with self.db.transaction() as conn:
+                    import_store.stage_rows(conn, self.job.id, batch.rows)
+                    import_store.record_rejections(conn, self.job.id, batch.rejected)
+                    self.checkpoint.update(
+                        line=batch.last_line,
+                        lines=batch.lines_read,
+                        seconds=time.monotonic() - started,
+                    )
+                    self.ctx.commit_progress(
+                        conn, done=batch.lines_read, checkpoint=self.checkpoint
+                    )
+
+    def _staging_batches(self) -> Iterator[StagingBatch]:
+        """The file's batches, read in a reader process when the file is large and the
+        database PostgreSQL: there the job's process spends half its staging time in COPY
+        and commits, which the reading of the next batch can go on beside."""
+        with self.db.reading() as conn:
+            properties = property_store.all_properties(conn, self.account_id)
+        path = self.ctx.services.uploads.local_copy(self.payload.upload)
+        is_postgresql = self.db.backend == "postgresql"
+        read = StagingRead(
+            path=path,
+            format=self.options.format,
+            properties=properties,
             base64=self.payload.base64,
             start_after_line=self.checkpoint["line"],
-        ):
-            rows, outside = _split_by_domain(batch.rows, allowed_domains)
-            with self.db.transaction() as conn:
-                import_store.stage_rows(conn, self.job.id, rows)
-                import_store.record_rejections(conn, self.job.id, [*batch.rejected, *outside])
-                self.checkpoint.update(
-                    line=batch.last_line,
-                    lines=batch.lines_read,
-                    seconds=time.monotonic() - started,
-                )
-                self.ctx.commit_progress(conn, done=batch.lines_read, checkpoint=self.checkpoint)
+            allowed_domains=frozenset(self.ctx.services.settings.marketing().allowed_domains),
+            job_id=self.job.id,
+            encoded=is_postgresql,
+        )
+        from_size = self.ctx.system.settings.import_reader_process_from
+        if is_postgresql and path.stat().st_size >= from_size:
+            return iterate_in_child(staging_batches, read)
+        return staging_batches(read)
 
     def _prepare_merge(self, started: float) -> None:
         with self.db.transaction() as conn:
@@ -342,25 +358,6 @@ class _ImportRun:
 def _is_clash(error: DBAPIError) -> bool:
     """A unique key taken, a deadlock or a serialization failure: another transaction's write."""
     return getattr(error.orig, "sqlstate", None) in {"23505", "40P01", "40001"}
-
-
-def _split_by_domain(
-    rows: list[ImportRow], allowed: frozenset[str]
-) -> tuple[list[ImportRow], list[RejectedLine]]:
-    """Rows whose email domain the account allows, and the others as domain-rejected lines
-    (every domain is allowed while the allowed_domains marketing setting is empty)."""
-    if not allowed:
-        return rows, []
-    kept, outside = [], []
-    for row in rows:
-        domain = row.email.rpartition("@")[2] if row.email else None
-        if domain is None or domain in allowed:
-            kept.append(row)
-        else:
-            outside.append(
-                RejectedLine(row.line, LogSection.DOMAIN_REJECTED, "domain not allowed", row.email)
-            )
-    return kept, outside
 
 
 def _ranges(first: int, last: int) -> Iterator[tuple[int, int]]:

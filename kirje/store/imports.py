@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-import orjson
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -66,9 +65,9 @@ from kirje.store.schema import (
     member_consents,
     suppressions,
 )
+from kirje.store.staging_copy import COPY_STAGING, encode_staging_rows, given_values
 from kirje.store.types import JsonDocument, UtcDateTime
 
-COPY_STAGING = "COPY import_staging (job_id, line, email, sms, properties) FROM STDIN"
 # Rows per statement where a list of values is bound (SQLite allows 32,766 variables).
 CHUNK = 5_000
 ORIGIN = "import"
@@ -89,39 +88,31 @@ _EVENT_COLUMNS = ["account_id", "contact_id", "type", "at", "list_id", "data"]
 # Phase 1: staging
 
 
-def stage_rows(conn: Connection, job_id: int, rows: Sequence[ImportRow]) -> int:
-    """Writes parsed rows to the staging table (COPY on PostgreSQL); returns how many.
-
-    Empty property values are dropped here: an import never blanks a value a contact has.
-    """
-    if not rows:
-        return 0
+def stage_rows(conn: Connection, job_id: int, rows: Sequence[ImportRow] | bytes) -> None:
+    """Writes parsed rows to the staging table: on PostgreSQL by COPY, of the rows or of their
+    encoding (encode_staging_rows, made beforehand by a reader process)."""
     if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(COPY_STAGING) as copy:
-            for row in rows:
-                values = orjson.dumps(_given(row.properties)).decode()
-                copy.write_row((job_id, row.line, row.email, row.sms, values))
-        return len(rows)
-    conn.execute(
-        insert(import_staging),
-        [
-            dict(
-                job_id=job_id,
-                line=row.line,
-                email=row.email,
-                sms=row.sms,
-                properties=_given(row.properties),
-                superseded=False,
-            )
-            for row in rows
-        ],
-    )
-    return len(rows)
-
-
-def _given(properties: dict[str, str]) -> dict[str, str]:
-    return {name: value for name, value in properties.items() if value}
+        encoded = rows if isinstance(rows, bytes) else encode_staging_rows(job_id, rows)
+        if encoded:
+            cursor = conn.connection.driver_connection.cursor()
+            with cursor.copy(COPY_STAGING) as copy:
+                copy.write(encoded)
+        return
+    if rows:
+        conn.execute(
+            insert(import_staging),
+            [
+                dict(
+                    job_id=job_id,
+                    line=row.line,
+                    email=row.email,
+                    sms=row.sms,
+                    properties=given_values(row.properties),
+                    superseded=False,
+                )
+                for row in rows
+            ],
+        )
 
 
 def record_rejections(conn: Connection, job_id: int, rejected: Sequence[RejectedLine]) -> None:

@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import insert, select
 
+from kirje.child_iteration import iterate_in_child
 from kirje.domain.errors import Conflict
 from kirje.domain.imports import ImportOptions
 from kirje.domain.jobs import JobState
@@ -157,3 +158,25 @@ def _event_counts(services) -> Counter:
             select(events.c.type).where(events.c.account_id == services.account_id)
         ).scalars()
         return Counter(types)
+
+
+def test_a_file_read_in_a_reader_process_ends_as_one_read_here(
+    system, backend, monkeypatch
+) -> None:
+    in_child = []
+
+    def counted(function, read):
+        in_child.append(read.job_id)
+        return iterate_in_child(function, read)
+
+    monkeypatch.setattr(imports_module, "iterate_in_child", counted)
+    read_here = _imported(system, monkeypatch, merge_range=7)
+    assert in_child == []
+
+    monkeypatch.setattr(system.settings, "import_reader_process_from", 0)
+    read_there = _imported(system, monkeypatch, merge_range=7)
+
+    assert read_there == read_here
+    # Both imports _imported runs. (On SQLite a file is always read in the job's process: its
+    # rows are inserted, not COPYed.)
+    assert len(in_child) == (2 if backend == "postgresql" else 0)

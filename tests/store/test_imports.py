@@ -17,6 +17,7 @@ from kirje.services.base import utc_now
 from kirje.store import events as event_store
 from kirje.store import imports as import_store
 from kirje.store.schema import contacts, events, import_staging, list_members, member_consents
+from kirje.store.staging_copy import encode_staging_rows
 from tests.conftest import new_account
 
 _job_ids = itertools.count(uuid.uuid4().int % 10**9)
@@ -376,3 +377,29 @@ def test_two_lines_naming_one_contact_join_it_once(system, services, list_id, jo
     outcome = _merge(system, services, list_id, job_id, 2, 3)  # one range: both lines at once
     assert (outcome.new, outcome.updated, outcome.joined) == (0, 2, 1)
     assert _event_types(system, services, contact_id).count("list-join") == 1
+
+
+def test_staged_values_come_back_exactly_whatever_their_characters(system, job_id):
+    awkward = {
+        "firstname": 'Tab\there, "quoted", back\\slash',
+        "city": "Line\nbreak and\r\nreturn, Jyväskylä ✓",
+        "note": "\\N",
+    }
+    rows = [_row(2, "a@example.com", None, **awkward), _row(3, None, "+358401000009")]
+    _stage(system, job_id, rows)
+    # The same rows, encoded beforehand, as a reader process hands them over.
+    if system.db.backend == "postgresql":
+        encoded = encode_staging_rows(job_id, [_row(4, "b@example.com", None, **awkward)])
+        with system.db.transaction() as conn:
+            import_store.stage_rows(conn, job_id, encoded)
+    with system.db.reading() as conn:
+        staged = conn.execute(
+            select(import_staging.c.line, import_staging.c.email, import_staging.c.sms)
+            .add_columns(import_staging.c.properties)
+            .where(import_staging.c.job_id == job_id)
+            .order_by(import_staging.c.line)
+        ).all()
+    expected = [(2, "a@example.com", None, awkward), (3, None, "+358401000009", {})]
+    if system.db.backend == "postgresql":
+        expected.append((4, "b@example.com", None, awkward))
+    assert [tuple(row) for row in staged] == expected
