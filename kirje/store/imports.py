@@ -339,14 +339,21 @@ def _not_named_by_file(conn: Connection, account_id: int, job_id: int) -> Column
 # Phase 2: merging a range of lines
 
 
-# The tables an import's statements join, in the one order every import analyzes them: ANALYZE
-# holds its lock to the end of the transaction, and one order means no two imports deadlock.
-_JOINED_TABLES = (contacts, list_members, member_consents, import_rejections, import_staging)
+# The tables an import's statements join, with the columns they join and filter on: the
+# statistics its plans need (a contact's properties are never joined on, and the most costly
+# to analyze).
+_JOIN_COLUMNS = {
+    contacts.name: ("id", "account_id", "email", "sms", "deleted_at", "banned_at"),
+    list_members.name: ("account_id", "list_id", "contact_id", "status"),
+    member_consents.name: ("account_id", "contact_id", "consent_type_id", "revision", "revoked_at"),
+    import_rejections.name: ("job_id", "line", "section"),
+    import_staging.name: ("job_id", "line", "email", "sms", "superseded"),
+}
 
 
 def refresh_statistics(conn: Connection, *, always: Sequence[str] = ()) -> list[str]:
     """Fresh statistics for the tables a merge joins (see kirje.store.statistics)."""
-    return statistics.refresh_statistics(conn, [t.name for t in _JOINED_TABLES], always=always)
+    return statistics.refresh_join_statistics(conn, _JOIN_COLUMNS, always=always)
 
 
 def has_lines_without_email(conn: Connection, job_id: int) -> bool:
@@ -386,11 +393,17 @@ def merge_staged(
     with _planned_for_ranges(conn):
         merge = _RangeMerge(conn, account_id, job_id, list_id, first_line, last_line, now)
         merge.refuse_forgotten()
-        merge.refuse_kept_out()
+        # A range of new addresses only (a first import, most of a large one) skips the
+        # steps that look its lines' contacts up again, each a pass over the range.
+        names_contacts = merge.names_contacts()
+        if names_contacts:
+            merge.refuse_kept_out()
         applied = merge.count_pending()
-        merge.update_existing()
-        joined = merge.join_list()
-        new = merge.insert_new()
+        joined = 0
+        if names_contacts:
+            merge.update_existing()
+            joined = merge.join_list()
+        new = merge.insert_new(all_new=not names_contacts)
         if options.consent_id is not None:
             merge.give_consent(options.consent_id, options.consent_lang)
         refused = merge.refused_counts()
@@ -502,6 +515,11 @@ class _RangeMerge:
             by_email.where(*self.pending()),
             by_sms.where(*self.pending(), staged.c.email.is_(None)),
         ).subquery("matched")
+
+    def names_contacts(self) -> bool:
+        """Whether a pending line names an existing contact."""
+        named = select(1).select_from(self.matches())
+        return self.conn.execute(select(named.exists())).scalar_one()
 
     def matched_contacts(self) -> Subquery:
         """The contacts the pending lines name, each once (a line with an email and one
@@ -659,22 +677,29 @@ class _RangeMerge:
             self.json_object(properties=source.c.properties),
         )
 
-    def insert_new(self) -> int:
+    def insert_new(self, *, all_new: bool = False) -> int:
         """Creates contacts for the lines that name none, confirmed and active members of the
-        list, with their created and list-join events; returns how many.
+        list, with their created and list-join events; returns how many. With all_new (no
+        pending line names a contact, as names_contacts found) the lines are not looked up.
 
         It runs after join_list, which so never looks the new contacts up again."""
         staged = import_staging
         head = (literal(self.account_id), staged.c.email)
         tail = (staged.c.properties, literal(True), self.now, self.now, self.now)
+        by_email, by_sms = (
+            ((), ())
+            if all_new
+            else (
+                (~self.is_known("email", staged.c.email),),
+                (~self.is_known("sms", staged.c.sms),),
+            )
+        )
         new_lines = union_all(
             select(*head, self.free_sms(staged.c.sms), *tail).where(
-                *self.pending(),
-                staged.c.email.is_not(None),
-                ~self.is_known("email", staged.c.email),
+                *self.pending(), staged.c.email.is_not(None), *by_email
             ),
             select(*head, staged.c.sms, *tail).where(
-                *self.pending(), staged.c.email.is_(None), ~self.is_known("sms", staged.c.sms)
+                *self.pending(), staged.c.email.is_(None), *by_sms
             ),
         )
         columns = ["account_id", "email", "sms", "properties", "is_enabled"]

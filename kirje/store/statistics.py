@@ -9,14 +9,17 @@ and every worker's sweep refreshes the high-volume tables that changed by half.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from sqlalchemy import Connection, column, or_, select, table
+from sqlalchemy import BigInteger, Connection, column, func, or_, select, table
 
 from kirje.store.event_partitions import PARTITION_PREFIX
 
 # Rows a table may change by, over half its size, before its statistics are refreshed.
 STALE_ROWS = 10_000
+# Bytes a table may grow by, over its size when its statistics were taken, before the
+# statistics of its join columns are refreshed (refresh_join_statistics).
+GROWN_BYTES = 1_000_000
 # Written by every import, event import, tracked page view and delivery.
 HIGH_VOLUME_TABLES = (
     "contacts",
@@ -29,6 +32,7 @@ HIGH_VOLUME_TABLES = (
 _pg_stats = table(
     "pg_stat_user_tables", column("relname"), column("n_live_tup"), column("n_mod_since_analyze")
 )
+_pg_class = table("pg_class", column("oid"), column("relname"), column("relpages"))
 
 
 def refresh_statistics(
@@ -63,3 +67,36 @@ def refresh_statistics(
 
 def refresh_high_volume_statistics(conn: Connection) -> list[str]:
     return refresh_statistics(conn, HIGH_VOLUME_TABLES, with_event_partitions=True)
+
+
+def refresh_join_statistics(
+    conn: Connection, columns: Mapping[str, Sequence[str]], *, always: Sequence[str] = ()
+) -> list[str]:
+    """ANALYZEs the given columns of those tables that have grown to over twice their size
+    when their statistics were taken (and of those named in always); returns their names.
+
+    For a bulk writer joining into tables it makes grow, as an import does range by range:
+    its plans need the key columns' statistics, not those of a contact's properties, which
+    cost most of a whole ANALYZE. The table's size is read from its file, so it does not lag.
+    PostgreSQL resets a table's change counter only for a whole ANALYZE: the sweep
+    (refresh_high_volume_statistics) still refreshes the table whole afterwards.
+    """
+    if conn.dialect.name != "postgresql":
+        return []
+    size = func.pg_relation_size(_pg_class.c.oid)
+    size_then = _pg_class.c.relpages.cast(BigInteger) * func.current_setting("block_size").cast(
+        BigInteger
+    )
+    grown = conn.execute(
+        select(_pg_class.c.relname).where(
+            _pg_class.c.oid.in_([func.to_regclass(name) for name in columns]),
+            size > size_then * 2 + GROWN_BYTES,
+        )
+    ).scalars()
+    analyzed = sorted(set(grown) | set(always))
+    for name in analyzed:
+        # Our own tables' and columns' names, never input. SKIP_LOCKED: a table another
+        # import is analyzing now will have fresh statistics from it.
+        listed = ", ".join(f'"{column_name}"' for column_name in columns[name])
+        conn.exec_driver_sql(f'ANALYZE (SKIP_LOCKED) "{name}" ({listed})')
+    return analyzed

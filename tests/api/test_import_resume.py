@@ -12,6 +12,7 @@ import uuid
 from sqlalchemy import func, select
 
 from kirje.domain.jobs import JobKind, JobState
+from kirje.services.uploads import COPIES_FOLDER
 from kirje.store.schema import contacts, events, list_members, uploads
 from kirje.store.secret_box import KEY_FILE_NAME
 from tests.api.test_liana_mailer_imports import wait_until_imported
@@ -60,7 +61,9 @@ def test_a_killed_worker_leaves_an_import_another_worker_finishes_exactly(
         # The finishing worker removed the upload; the killed one's copy waits for a sweep
         # on its own machine.
         assert _uploads_left(services) == 0
-        assert not list((_data_dir(mine, backend, tmp_path / "two") / "uploads").glob("*"))
+        copies = _data_dir(mine, backend, tmp_path / "two") / COPIES_FOLDER
+        upload = finished.payload["upload"]
+        assert not (copies / f"{upload['id']}.{upload['suffix']}").exists()
     finally:
         server.stop()
 

@@ -100,13 +100,13 @@ def test_a_range_that_meets_another_ones_writes_is_merged_again(
     insert_new = import_store._RangeMerge.insert_new
     clashed = []
 
-    def clashing_once(merge):
+    def clashing_once(merge, **options):
         if merge.first_line == 8 and not clashed:
             clashed.append(merge.first_line)
             # An address another transaction has just taken, as PostgreSQL reports it.
             taken = dict(account_id=merge.account_id, email="old1@example.com", properties={})
             merge.conn.execute(insert(contacts).values(**taken, is_enabled=True, **_now()))
-        return insert_new(merge)
+        return insert_new(merge, **options)
 
     in_one = _imported(system, monkeypatch, merge_range=1_000_000)
     monkeypatch.setattr(import_store._RangeMerge, "insert_new", clashing_once)
