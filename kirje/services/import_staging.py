@@ -15,6 +15,7 @@ from kirje.domain.import_rows import split_by_domain
 from kirje.domain.imports import ImportFormat, ImportRow, RejectedLine
 from kirje.domain.properties import Property
 from kirje.files import read_import
+from kirje.files.reading import DEFAULT_BATCH_SIZE
 from kirje.store.staging_copy import encode_staging_rows
 
 
@@ -31,6 +32,7 @@ class StagingRead:
     job_id: int
     # Whether rows come encoded for PostgreSQL's COPY (store.staging_copy), not as ImportRows.
     encoded: bool
+    batch_size: int = DEFAULT_BATCH_SIZE
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def staging_batches(read: StagingRead) -> Iterator[StagingBatch]:
         read.properties,
         base64=read.base64,
         start_after_line=read.start_after_line,
+        batch_size=read.batch_size,
     ):
         rows, outside = split_by_domain(batch.rows, read.allowed_domains)
         yield StagingBatch(

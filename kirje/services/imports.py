@@ -2,8 +2,9 @@
 
 The job runs in two phases, each batch in one transaction together with the job's checkpoint,
 so a worker killed at any moment leaves a job that another worker finishes exactly:
-  1. stage: the file is read in batches (kirje.files), parsed rows are written to the staging
-     table and refused lines to the rejection table;
+  1. stage: the file is read in batches (kirje.files; a large one on PostgreSQL in a reader
+     process beside the job's), parsed rows are written to the staging table and refused
+     lines to the rejection table;
   2. merge: after duplicates are marked (and the list truncated, when asked), ranges of staged
      lines are merged into contacts, memberships, consents and events by set-based statements,
      two ranges at a time on PostgreSQL; the checkpoint names the ranges merged.
@@ -12,16 +13,17 @@ The job row is the truth; the result holds the counts that getImportLog prints.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy.exc import DBAPIError
 
-from kirje.child_iteration import iterate_in_child
+from kirje.child_iteration import ChildEnded, iterate_in_child
 from kirje.domain.errors import Invalid, NotFound
 from kirje.domain.import_log import import_log_text
 from kirje.domain.import_rows import split_by_domain
@@ -36,7 +38,7 @@ from kirje.domain.properties import Property
 from kirje.files import check_import, read_import
 from kirje.services.account_settings import AccountSettings
 from kirje.services.base import AccountScope
-from kirje.services.import_staging import StagingBatch, StagingRead, staging_batches
+from kirje.services.import_staging import StagingRead, staging_batches
 from kirje.services.jobs import Jobs
 from kirje.services.uploads import Upload, Uploads
 from kirje.store import consents as consent_store
@@ -47,6 +49,8 @@ from kirje.store import properties as property_store
 if TYPE_CHECKING:
     # Only the handler's signature: services do not depend on the job runner at run time.
     from kirje.jobs import JobContext
+
+logger = logging.getLogger(__name__)
 
 # Staged lines merged per transaction: large enough for set-based speed, small enough that a
 # resumed import redoes little.
@@ -220,9 +224,42 @@ class _ImportRun:
         return {"counts": asdict(counts), "seconds": round(time.monotonic() - started)}
 
     def _stage(self, started: float) -> None:
+        read = self._staging_read()
+        try:
+            self._stage_batches(read, started, in_child=self._reads_in_child(read))
+        except ChildEnded as ended:
+            # A reader process that could not start, or died (killed, out of memory): what it
+            # handed over is committed, and the job's own process reads on from there.
+            logger.warning("import %s: %s; reading on in the job's process", self.job.id, ended)
+            rest = replace(read, start_after_line=self.checkpoint["line"])
+            self._stage_batches(rest, started, in_child=False)
+
+    def _staging_read(self) -> StagingRead:
+        with self.db.reading() as conn:
+            properties = property_store.all_properties(conn, self.account_id)
+        return StagingRead(
+            path=self.ctx.services.uploads.local_copy(self.payload.upload),
+            format=self.options.format,
+            properties=properties,
+            base64=self.payload.base64,
+            start_after_line=self.checkpoint["line"],
+            allowed_domains=frozenset(self.ctx.services.settings.marketing().allowed_domains),
+            job_id=self.job.id,
+            encoded=self.db.backend == "postgresql",
+        )
+
+    def _reads_in_child(self, read: StagingRead) -> bool:
+        """Whether to read in a reader process: for a large file on PostgreSQL, where the job's
+        process spends half its staging time in COPY and commits, which the reading of the
+        next batch can go on beside."""
+        from_size = self.ctx.system.settings.import_reader_process_from
+        return read.encoded and read.path.stat().st_size >= from_size
+
+    def _stage_batches(self, read: StagingRead, started: float, *, in_child: bool) -> None:
         with self.db.transaction() as conn:
-            import_store.discard_staged_after(conn, self.job.id, self.checkpoint["line"])
-        with closing(self._staging_batches()) as batches:
+            import_store.discard_staged_after(conn, self.job.id, read.start_after_line)
+        batches = iterate_in_child(staging_batches, read) if in_child else staging_batches(read)
+        with closing(batches):
             for batch in batches:
                 with self.db.transaction() as conn:
                     import_store.stage_rows(conn, self.job.id, batch.rows)
@@ -235,29 +272,6 @@ class _ImportRun:
                     self.ctx.commit_progress(
                         conn, done=batch.lines_read, checkpoint=self.checkpoint
                     )
-
-    def _staging_batches(self) -> Iterator[StagingBatch]:
-        """The file's batches, read in a reader process when the file is large and the
-        database PostgreSQL: there the job's process spends half its staging time in COPY
-        and commits, which the reading of the next batch can go on beside."""
-        with self.db.reading() as conn:
-            properties = property_store.all_properties(conn, self.account_id)
-        path = self.ctx.services.uploads.local_copy(self.payload.upload)
-        is_postgresql = self.db.backend == "postgresql"
-        read = StagingRead(
-            path=path,
-            format=self.options.format,
-            properties=properties,
-            base64=self.payload.base64,
-            start_after_line=self.checkpoint["line"],
-            allowed_domains=frozenset(self.ctx.services.settings.marketing().allowed_domains),
-            job_id=self.job.id,
-            encoded=is_postgresql,
-        )
-        from_size = self.ctx.system.settings.import_reader_process_from
-        if is_postgresql and path.stat().st_size >= from_size:
-            return iterate_in_child(staging_batches, read)
-        return staging_batches(read)
 
     def _prepare_merge(self, started: float) -> None:
         with self.db.transaction() as conn:

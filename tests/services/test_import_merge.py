@@ -5,6 +5,7 @@ meets another's writes is merged again after the others."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import re
 from collections import Counter
@@ -12,7 +13,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import insert, select
 
-from kirje.child_iteration import iterate_in_child
+from kirje.child_iteration import ChildEnded, iterate_in_child
 from kirje.domain.errors import Conflict
 from kirje.domain.imports import ImportOptions
 from kirje.domain.jobs import JobState
@@ -180,3 +181,29 @@ def test_a_file_read_in_a_reader_process_ends_as_one_read_here(
     # Both imports _imported runs. (On SQLite a file is always read in the job's process: its
     # rows are inserted, not COPYed.)
     assert len(in_child) == (2 if backend == "postgresql" else 0)
+
+
+def test_a_reader_process_that_dies_leaves_the_rest_to_the_jobs_own(
+    system, backend, monkeypatch
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite reads every file in the job's process")
+    read_here = _imported(system, monkeypatch, merge_range=7)
+
+    def dying_after_one_batch(function, read):
+        batches = iterate_in_child(function, read)
+        yield next(batches)
+        batches.close()
+        raise ChildEnded("the process running the reader ended early (exit code -9)")
+
+    staging_read = imports_module._ImportRun._staging_read
+    monkeypatch.setattr(
+        imports_module._ImportRun,
+        "_staging_read",
+        lambda run: dataclasses.replace(staging_read(run), batch_size=10),
+    )
+    monkeypatch.setattr(imports_module, "iterate_in_child", dying_after_one_batch)
+    monkeypatch.setattr(system.settings, "import_reader_process_from", 0)
+    read_there = _imported(system, monkeypatch, merge_range=7)
+
+    assert read_there == read_here
