@@ -40,13 +40,19 @@ def iterate_in_child(
     generator raises is raised here. The function must be importable by its module and name.
     Closing the iterator (or leaving a `with closing(...)`) ends the child."""
     target = f"{function.__module__}:{function.__qualname__}"
-    child = subprocess.Popen(
-        [sys.executable, "-m", __name__, target], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", __name__, target], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+    except OSError as error:
+        raise ChildEnded(f"no process could be started to run {target}: {error}") from error
     assert child.stdin is not None and child.stdout is not None
     try:
-        with child.stdin:
-            pickle.dump(argument, child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            with child.stdin:
+                pickle.dump(argument, child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        except BrokenPipeError:
+            pass  # it ended before reading its argument: reported below, as any early end
         while True:
             try:
                 kind, value = pickle.load(child.stdout)

@@ -80,6 +80,14 @@ def test_a_child_that_dies_is_reported_with_its_exit_code() -> None:
         list(iterate_in_child(dying, None))
 
 
+def test_a_function_the_child_cannot_import_is_reported() -> None:
+    def nowhere(_: None) -> Iterator[int]:
+        yield 1
+
+    with pytest.raises(ChildEnded, match="exit code 1"):
+        list(iterate_in_child(nowhere, None))
+
+
 def test_closing_the_iterator_ends_the_child() -> None:
     items = iterate_in_child(its_pid_forever, None)
     pid = next(items)

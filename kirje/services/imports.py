@@ -27,11 +27,7 @@ from kirje.child_iteration import ChildEnded, iterate_in_child
 from kirje.domain.errors import Invalid, NotFound
 from kirje.domain.import_log import import_log_text
 from kirje.domain.import_rows import split_by_domain
-from kirje.domain.imports import (
-    ImportCounts,
-    ImportFormat,
-    ImportOptions,
-)
+from kirje.domain.imports import ImportCounts, ImportFormat, ImportOptions
 from kirje.domain.jobs import Job, JobKind, JobLost, JobState
 from kirje.domain.lists import ListKind
 from kirje.domain.properties import Property
