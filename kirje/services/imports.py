@@ -336,8 +336,8 @@ class _ImportRun:
         return sorted(clashed)
 
     def _merge_range(self, first: int, last: int, started: float) -> None:
-        # Apart from the merge: ANALYZE holds its lock to the end of its transaction, and two
-        # ranges merged side by side would wait for each other.
+        # Apart from the merge: ANALYZE holds its lock to the end of its transaction, and the
+        # range merged beside this one would skip the table while this one merges.
         with self.db.transaction() as conn:
             import_store.refresh_statistics(conn)
         with self.db.transaction() as conn:

@@ -3,8 +3,9 @@
 An import or a stream of events makes these tables grow from nothing to millions of rows.
 With statistics that still say they are empty, PostgreSQL picks plans that read every row of
 an account per looked-up identifier, and autovacuum, which would refresh them, is not always
-on (nor quick enough mid-import). So imports refresh the tables they join before each range,
-and every worker's sweep refreshes the high-volume tables that changed by half.
+on (nor quick enough mid-import). So an import refreshes, before each range, the columns it
+joins on of the tables that have outgrown their statistics (refresh_join_statistics), and
+every worker's sweep refreshes whole the high-volume tables that changed by half.
 """
 
 from __future__ import annotations
